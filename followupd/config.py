@@ -1,0 +1,227 @@
+"""The person's config file: loaded once, validated, typed."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from followupd.errors import FollowupdError, Problem, UserInputError
+from followupd.yamlsource import load_yaml, validate
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Me(_Strict):
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    timezone: str = "UTC"
+    working_hours: str = "09:00-18:00"
+    country: str | None = None  # ISO code for public holidays, e.g. "DE"
+    signature: str = ""
+    aliases: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)")
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        m = _HOURS.match(value)
+        if not m:
+            raise ValueError('expected "HH:MM-HH:MM", e.g. "09:00-18:00"')
+        h1, m1, h2, m2 = map(int, m.groups())
+        if not (0 <= h1 < 24 and 0 <= h2 <= 24 and m1 < 60 and m2 < 60):
+            raise ValueError("hours must be between 00:00 and 24:00")
+        if (h1, m1) >= (h2, m2):
+            raise ValueError("the working day must start before it ends")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def day_start(self) -> time:
+        h, m, _, _ = map(int, _HOURS.match(self.working_hours).groups())  # type: ignore[union-attr]
+        return time(h, m)
+
+    @property
+    def day_end(self) -> time:
+        _, _, h, m = map(int, _HOURS.match(self.working_hours).groups())  # type: ignore[union-attr]
+        return time(23, 59) if h == 24 else time(h, m)
+
+    @property
+    def addresses(self) -> set[str]:
+        return {a.lower() for a in [self.email, *self.aliases]}
+
+
+class ImapSettings(_Strict):
+    host: str
+    port: int = Field(default=993, ge=1, le=65535)
+    username: str
+    password_command: str | None = None
+    password_env: str | None = None
+    password: str | None = None  # discouraged: prefer password_command
+    ca_file: Path | None = None
+    tls: Literal["implicit", "starttls", "none"] | None = None  # default from the port
+    allow_plaintext_on_loopback: bool = False
+    drafts_folder: str | None = None  # override SPECIAL-USE discovery
+    sent_folder: str | None = None
+    inbox_folder: str = "INBOX"
+    poll_interval: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0)
+
+    @property
+    def tls_mode(self) -> str:
+        if self.tls is not None:
+            return self.tls
+        return "starttls" if self.port == 143 else "implicit"
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ImapSettings:
+        given = [
+            k for k in ("password_command", "password_env", "password") if getattr(self, k)
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of password_command, password_env or password"
+                f" (found {len(given) or 'none'})"
+            )
+        if self.tls_mode == "none" and not self.allow_plaintext_on_loopback:
+            raise ValueError(
+                "tls: none sends the password in clear; it needs allow_plaintext_on_loopback: true"
+                " and a loopback host"
+            )
+        if self.tls_mode == "none" and self.host not in {"127.0.0.1", "::1", "localhost"}:
+            raise ValueError("tls: none is allowed only for a loopback host")
+        return self
+
+    def secret(self) -> str:
+        """Fetch the password now (a command or environment variable), never logged."""
+        if self.password is not None:
+            return self.password
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if not value:
+                raise FollowupdError(f"environment variable {self.password_env} is not set")
+            return value
+        assert self.password_command is not None
+        try:
+            done = subprocess.run(  # noqa: S602 - a shell command line, like mbsync's PassCmd
+                self.password_command,
+                shell=True,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise FollowupdError("password_command did not finish within 60 s") from None
+        if done.returncode != 0:
+            raise FollowupdError(f"password_command failed with exit code {done.returncode}")
+        value = done.stdout.decode("utf-8", "replace").splitlines()
+        if not value or not value[0]:
+            raise FollowupdError("password_command printed nothing")
+        return value[0]
+
+
+class Account(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    imap: ImapSettings | None = None
+    maildir: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> Account:
+        if (self.imap is None) == (self.maildir is None):
+            raise ValueError("an account needs exactly one of imap or maildir")
+        return self
+
+
+class Smtp(_Strict):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None
+    password_command: str | None = None
+    password_env: str | None = None
+    tls: Literal["implicit", "starttls", "none"] = "starttls"
+    notify_drafts: bool = True
+
+
+class Config(_Strict):
+    me: Me
+    state_dir: Path = Path("~/.local/state/followupd")
+    rules_dir: Path | None = None
+    accounts: Annotated[list[Account], Field(min_length=1)]
+    smtp: Smtp | None = None
+    references: list[dict[str, str]] = []
+
+    # Where the file was read from; relative paths inside it are resolved against its folder.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        names = [a.name for a in self.accounts]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"account names must be unique: {', '.join(dupes)}")
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        path = path.expanduser()
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
+
+    @property
+    def state_path(self) -> Path:
+        return self.resolve(self.state_dir)
+
+    @property
+    def rules_path(self) -> Path | None:
+        return self.resolve(self.rules_dir) if self.rules_dir is not None else None
+
+
+def default_config_path() -> Path:
+    """--config, else $FOLLOWUPD_CONFIG, else the XDG config location."""
+    env = os.environ.get("FOLLOWUPD_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "followupd" / "config.yaml"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load and validate the config; every problem is reported with file:line."""
+    path = path or default_config_path()
+    if not path.exists():
+        raise UserInputError(
+            [Problem(str(path), None, "config file not found (see config.example.yaml)")]
+        )
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise UserInputError([Problem(str(path), 1, "the config must be a YAML mapping")])
+    data: dict[str, Any] = dict(doc.data)
+    config = validate(doc, Config, data)
+    return config.model_copy(update={"source": path.resolve()})
+
+
+def readable_by_others(path: Path) -> bool:
+    """True when group or others may read the file (a concern if it holds a password)."""
+    return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))

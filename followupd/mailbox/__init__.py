@@ -1,0 +1,1 @@
+"""Mailbox backends behind one interface (see `base.Mailbox`)."""

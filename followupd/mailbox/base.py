@@ -1,0 +1,64 @@
+"""The one interface every mailbox backend implements."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Container, Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One message read from a folder, without changing its flags."""
+
+    folder: str
+    key: str  # stable within (folder, validity): the IMAP UID, or the Maildir unique name
+    uid: int  # IMAP UID; 0 for Maildir, which has none
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class FolderRoles:
+    inbox: str
+    drafts: str
+    sent: str | None
+
+
+class Mailbox(abc.ABC):
+    """A mail store followupd reads from and appends drafts to.
+
+    Implementations never change, move, flag or delete an existing message.
+    """
+
+    name: str
+
+    @abc.abstractmethod
+    def roles(self) -> FolderRoles:
+        """The folders that play the INBOX, Drafts and Sent roles."""
+
+    @abc.abstractmethod
+    def validity(self, folder: str) -> int:
+        """IMAP UIDVALIDITY of the folder; a constant for stores without UIDs."""
+
+    @abc.abstractmethod
+    def fetch_new(self, folder: str, after_uid: int, known: Container[str]) -> Iterator[Fetched]:
+        """Yield messages with UID > after_uid (IMAP) whose key is not in `known`, oldest first.
+
+        Reads never mark anything as seen (IMAP: BODY.PEEK).
+        """
+
+    @abc.abstractmethod
+    def find_message_ids(self, folder: str, message_ids: Collection[str]) -> set[str]:
+        """Which of these Message-IDs (without angle brackets) are present in the folder."""
+
+    @abc.abstractmethod
+    def append_draft(self, raw: bytes) -> None:
+        """Store a message in the Drafts folder, flagged as a draft (IMAP \\Draft, Maildir D)."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> bool:
+        """Block until the INBOX or Sent may have changed, or timeout; True if it did."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; idempotent."""
