@@ -38,7 +38,9 @@ class Me(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)")
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
+            ) from None
         return value
 
     @field_validator("working_hours")
@@ -97,9 +99,7 @@ class ImapSettings(_Strict):
 
     @model_validator(mode="after")
     def _one_secret(self) -> ImapSettings:
-        given = [
-            k for k in ("password_command", "password_env", "password") if getattr(self, k)
-        ]
+        given = [k for k in ("password_command", "password_env", "password") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
                 "give exactly one of password_command, password_env or password"
@@ -136,10 +136,10 @@ class ImapSettings(_Strict):
             raise FollowupdError("password_command did not finish within 60 s") from None
         if done.returncode != 0:
             raise FollowupdError(f"password_command failed with exit code {done.returncode}")
-        value = done.stdout.decode("utf-8", "replace").splitlines()
-        if not value or not value[0]:
+        lines = done.stdout.decode("utf-8", "replace").splitlines()
+        if not lines or not lines[0]:
             raise FollowupdError("password_command printed nothing")
-        return value[0]
+        return lines[0]
 
 
 class Account(_Strict):

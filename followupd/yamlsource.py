@@ -89,9 +89,7 @@ def load_yaml(path: Path) -> YamlDocument:
     return parse_yaml(text, str(path))
 
 
-def validation_problems(
-    doc: YamlDocument, exc: ValidationError, prefix: Loc = ()
-) -> list[Problem]:
+def validation_problems(doc: YamlDocument, exc: ValidationError, prefix: Loc = ()) -> list[Problem]:
     """Turn every pydantic error into a Problem with the line of its key."""
     problems = []
     for err in exc.errors():

@@ -1,0 +1,1 @@
+"""The default rules and templates, installed as followupd.default_rules."""

@@ -1,0 +1,178 @@
+"""YAML rules: what to draft, for which event, to whom, and when. Validated at load time."""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from followupd.errors import Problem, UserInputError
+from followupd.model import Kind
+from followupd.timing import Offset, parse_offset
+from followupd.yamlsource import YamlDocument, load_yaml, validate
+
+# What a rule can react to: every message kind, plus the derived triggers.
+TRIGGERS = ("interview", "silence", *(k.value for k in Kind if k is not Kind.OTHER))
+# What can cancel a pending action: message kinds, a non-automatic company reply, or mail sent
+# by the person into the application's thread.
+CANCELLERS = (*TRIGGERS[2:], "reply", "sent")
+ANCHORS = ("message", "interview_start", "interview_end", "last_contact", "promised_reply_by")
+RECIPIENTS = ("interviewers", "sender", "organiser", "contact", "me", "references")
+
+Trigger = Literal[
+    "interview", "silence", "invitation", "confirmation", "reschedule",
+    "cancellation", "rejection", "offer", "assessment",
+]  # fmt: skip
+Anchor = Literal["message", "interview_start", "interview_end", "last_contact", "promised_reply_by"]
+Recipient = Literal["interviewers", "sender", "organiser", "contact", "me", "references"]
+Canceller = Literal[
+    "invitation", "confirmation", "reschedule", "cancellation", "rejection",
+    "offer", "assessment", "reply", "sent",
+]  # fmt: skip
+
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Due(_Strict):
+    """When the draft should appear, relative to an anchor in the application's history."""
+
+    anchor: Anchor = "message"
+    after: str = "0m"
+    at: str | None = None  # a local time of day ("09:30") on the day reached by `after`
+    working_hours: bool = True
+    within: str | None = None  # the latest acceptable moment, relative to the anchor
+
+    @field_validator("after", "within")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_offset(value)
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _clock(cls, value: str | None) -> str | None:
+        if value is not None and not _CLOCK.match(value):
+            raise ValueError('expected a local time like "09:30"')
+        return value
+
+    @property
+    def offset(self) -> Offset:
+        return parse_offset(self.after)
+
+    @property
+    def limit(self) -> Offset | None:
+        return parse_offset(self.within) if self.within else None
+
+    @property
+    def clock(self) -> time | None:
+        if self.at is None:
+            return None
+        h, m = self.at.split(":")
+        return time(int(h), int(m))
+
+
+class Conditions(_Strict):
+    """Optional conditions; all given ones must hold for the rule to apply."""
+
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    active: bool | None = None  # no rejection or offer in the application yet
+    had_interview: bool | None = None  # an interview ended before the anchor
+    promised_reply: bool | None = None  # the company named a date to reply by
+    has_interviewers: bool | None = None
+
+
+class Rule(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    event: Trigger
+    when: Conditions = Conditions()
+    template: str
+    to: Recipient
+    cc: list[Recipient] = []
+    one_per_recipient: bool = False
+    due: Due = Due()
+    cancel_on: list[Canceller] = []
+    max_per_application: int | None = Field(default=None, ge=1)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _anchor_fits(self) -> Rule:
+        if self.due.anchor.startswith("interview_") and self.event != "interview":
+            raise ValueError(f"due.anchor {self.due.anchor} needs event: interview")
+        if self.due.anchor in {"last_contact", "promised_reply_by"} and self.event != "silence":
+            raise ValueError(f"due.anchor {self.due.anchor} needs event: silence")
+        return self
+
+
+class RuleFile(_Strict):
+    rules: list[Rule]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules in force and the folder their templates come from."""
+
+    rules: tuple[Rule, ...]
+    templates_dir: Path
+    source: str
+
+    def get(self, name: str) -> Rule:
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+
+def bundled_rules_dir() -> Path:
+    """The default rules shipped with the package."""
+    return Path(str(importlib.resources.files("followupd.default_rules")))
+
+
+def load_rules(rules_dir: Path | None = None) -> RuleSet:
+    """Load every *.yaml in the rules folder (the bundled defaults when None)."""
+    folder = rules_dir or bundled_rules_dir()
+    if not folder.is_dir():
+        raise UserInputError([Problem(str(folder), None, "rules folder not found")])
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise UserInputError([Problem(str(folder), None, "no *.yaml rule files in this folder")])
+    problems: list[Problem] = []
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        try:
+            doc = load_yaml(path)
+            parsed = validate(doc, RuleFile, doc.data if doc.data is not None else {})
+        except UserInputError as exc:
+            problems.extend(exc.problems)
+            continue
+        for i, rule in enumerate(parsed.rules):
+            where = f"{path}:{doc.line_of(('rules', i))}"
+            if rule.name in seen:
+                first = seen[rule.name]
+                problems.append(
+                    doc.problem(("rules", i, "name"), f"duplicate name (first: {first})")
+                )
+            seen[rule.name] = where
+            problems.extend(_template_problems(doc, i, rule, folder))
+            rules.append(rule)
+    if problems:
+        raise UserInputError(problems)
+    return RuleSet(rules=tuple(rules), templates_dir=folder / "templates", source=str(folder))
+
+
+def _template_problems(doc: YamlDocument, index: int, rule: Rule, folder: Path) -> list[Problem]:
+    path = folder / "templates" / rule.template
+    if not path.is_file():
+        return [doc.problem(("rules", index, "template"), f"no such template: {path}")]
+    return []

@@ -1,0 +1,125 @@
+"""Calendar arithmetic in the person's time zone: business days, working and quiet hours."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+import holidays
+
+_DURATION = re.compile(
+    r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?|bd|business[ _]days?|w|weeks?)\s*$", re.I
+)
+
+
+@dataclass(frozen=True)
+class Offset:
+    """A duration as a rule states it: plain time, or a number of business days."""
+
+    delta: timedelta = timedelta(0)
+    business_days: int = 0
+
+    def __str__(self) -> str:
+        if self.business_days:
+            return f"{self.business_days} business day{'s' if self.business_days != 1 else ''}"
+        hours = self.delta.total_seconds() / 3600
+        return f"{hours:g} h"
+
+
+def parse_offset(text: str) -> Offset:
+    """Parse "30m", "2h", "1d", "3 business days", "1bd", "2w"."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (try 30m, 2h, 1d, 3 business days, 1w)")
+    n, unit = int(m.group(1)), m.group(2).lower()
+    if unit.startswith("b"):
+        return Offset(business_days=n)
+    if unit.startswith("m"):
+        return Offset(delta=timedelta(minutes=n))
+    if unit.startswith("h"):
+        return Offset(delta=timedelta(hours=n))
+    if unit.startswith("w"):
+        return Offset(delta=timedelta(weeks=n))
+    return Offset(delta=timedelta(days=n))
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The person's working week: zone, working hours, quiet hours, public holidays."""
+
+    zone: ZoneInfo
+    day_start: time = time(9, 0)
+    day_end: time = time(18, 0)
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    country: str | None = None
+
+    @cached_property
+    def _holidays(self) -> holidays.HolidayBase | None:
+        return holidays.country_holidays(self.country) if self.country else None
+
+    def is_business_day(self, day: date) -> bool:
+        if day.weekday() >= 5:
+            return False
+        return not (self._holidays is not None and day in self._holidays)
+
+    def holiday_name(self, day: date) -> str | None:
+        if self._holidays is None:
+            return None
+        name = self._holidays.get(day)
+        return str(name) if name else None
+
+    def local(self, at: datetime) -> datetime:
+        return at.astimezone(self.zone)
+
+    def add(self, at: datetime, offset: Offset) -> datetime:
+        """Add an offset; business days keep the local time of day."""
+        if not offset.business_days:
+            return at + offset.delta
+        local = self.local(at)
+        day, left = local.date(), offset.business_days
+        while left:
+            day += timedelta(days=1)
+            if self.is_business_day(day):
+                left -= 1
+        return self._at_local(day, local.time())
+
+    def _at_local(self, day: date, clock: time) -> datetime:
+        return datetime.combine(day, clock, tzinfo=self.zone)
+
+    def next_working_moment(self, at: datetime) -> datetime:
+        """`at` itself if inside working hours on a business day, else the next start of one."""
+        local = self.local(at)
+        day = local.date()
+        if self.is_business_day(day):
+            if local.time() < self.day_start:
+                return self._at_local(day, self.day_start)
+            if local.time() < self.day_end:
+                return local
+        day += timedelta(days=1)
+        while not self.is_business_day(day):
+            day += timedelta(days=1)
+        return self._at_local(day, self.day_start)
+
+    def is_quiet(self, at: datetime) -> bool:
+        t = self.local(at).time()
+        if self.quiet_start <= self.quiet_end:
+            return self.quiet_start <= t < self.quiet_end
+        return t >= self.quiet_start or t < self.quiet_end
+
+    def after_quiet_hours(self, at: datetime) -> datetime:
+        """`at`, or the end of the quiet period it falls in."""
+        if not self.is_quiet(at):
+            return self.local(at)
+        local = self.local(at)
+        day = local.date()
+        if local.time() >= self.quiet_end and self.quiet_start > self.quiet_end:
+            day += timedelta(days=1)
+        return self._at_local(day, self.quiet_end)
+
+    def at_time(self, at: datetime, clock: time) -> datetime:
+        """The same local day as `at`, at the given local time."""
+        return self._at_local(self.local(at).date(), clock)
