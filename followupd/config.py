@@ -19,6 +19,14 @@ from followupd.yamlsource import load_yaml, validate
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
+def _span(text: str) -> tuple[time, time]:
+    m = _HOURS.match(text)
+    assert m is not None  # validated on load
+    h1, m1, h2, m2 = map(int, m.groups())
+    end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
+    return time(h1, m1), end
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -28,6 +36,7 @@ class Me(_Strict):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     timezone: str = "UTC"
     working_hours: str = "09:00-18:00"
+    quiet_hours: str = "21:00-08:00"  # no draft appears in these hours, even when a rule allows it
     country: str | None = None  # ISO code for public holidays, e.g. "DE"
     signature: str = ""
     aliases: list[str] = []
@@ -43,7 +52,7 @@ class Me(_Strict):
             ) from None
         return value
 
-    @field_validator("working_hours")
+    @field_validator("working_hours", "quiet_hours")
     @classmethod
     def _hours(cls, value: str) -> str:
         m = _HOURS.match(value)
@@ -52,9 +61,13 @@ class Me(_Strict):
         h1, m1, h2, m2 = map(int, m.groups())
         if not (0 <= h1 < 24 and 0 <= h2 <= 24 and m1 < 60 and m2 < 60):
             raise ValueError("hours must be between 00:00 and 24:00")
-        if (h1, m1) >= (h2, m2):
-            raise ValueError("the working day must start before it ends")
         return value
+
+    @model_validator(mode="after")
+    def _day_order(self) -> Me:
+        if self.day_start >= self.day_end:
+            raise ValueError("working_hours: the working day must start before it ends")
+        return self
 
     @property
     def zone(self) -> ZoneInfo:
@@ -62,13 +75,19 @@ class Me(_Strict):
 
     @property
     def day_start(self) -> time:
-        h, m, _, _ = map(int, _HOURS.match(self.working_hours).groups())  # type: ignore[union-attr]
-        return time(h, m)
+        return _span(self.working_hours)[0]
 
     @property
     def day_end(self) -> time:
-        _, _, h, m = map(int, _HOURS.match(self.working_hours).groups())  # type: ignore[union-attr]
-        return time(23, 59) if h == 24 else time(h, m)
+        return _span(self.working_hours)[1]
+
+    @property
+    def quiet_start(self) -> time:
+        return _span(self.quiet_hours)[0]
+
+    @property
+    def quiet_end(self) -> time:
+        return _span(self.quiet_hours)[1]
 
     @property
     def addresses(self) -> set[str]:

@@ -123,8 +123,11 @@ def _silence(rule: Rule, app: Application, rounds: list[Round], cal: Calendar) -
         pevent, pdate = promise
         anchor = datetime.combine(pdate, time(12, 0), tzinfo=cal.zone)
         why = f"no reply since {fmt_day(at, cal)}; reply promised by {fmt_day(anchor, cal)}"
-        return [_Trigger(f"promised:{pevent.message_id}", _reply_target(app, event), at, anchor,
-                         None, why)]  # fmt: skip
+        return [
+            _Trigger(
+                f"promised:{pevent.message_id}", _reply_target(app, event), at, anchor, None, why
+            )
+        ]
     why = f"no reply since {fmt_day(at, cal)}"
     return [_Trigger(f"silence:{event.message_id}", _reply_target(app, event), at, at, None, why)]
 
@@ -189,7 +192,7 @@ def _cancelled_by(rule: Rule, app: Application, trig: _Trigger) -> str | None:
                     if c == "sent"
                     else ("a reply" if c == "reply" else f"a {e.kind.value}")
                 )
-                return f"{rule.name} cancelled: {what} arrived on {e.at:%Y-%m-%d}"  # fmt: skip
+                return f"{rule.name} cancelled: {what} arrived on {e.at:%Y-%m-%d}"
     return None
 
 

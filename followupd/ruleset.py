@@ -25,15 +25,29 @@ ANCHORS = ("message", "interview_start", "interview_end", "last_contact", "promi
 RECIPIENTS = ("interviewers", "sender", "organiser", "contact", "me", "references")
 
 Trigger = Literal[
-    "interview", "silence", "invitation", "confirmation", "reschedule",
-    "cancellation", "rejection", "offer", "assessment",
-]  # fmt: skip
+    "interview",
+    "silence",
+    "invitation",
+    "confirmation",
+    "reschedule",
+    "cancellation",
+    "rejection",
+    "offer",
+    "assessment",
+]
 Anchor = Literal["message", "interview_start", "interview_end", "last_contact", "promised_reply_by"]
 Recipient = Literal["interviewers", "sender", "organiser", "contact", "me", "references"]
 Canceller = Literal[
-    "invitation", "confirmation", "reschedule", "cancellation", "rejection",
-    "offer", "assessment", "reply", "sent",
-]  # fmt: skip
+    "invitation",
+    "confirmation",
+    "reschedule",
+    "cancellation",
+    "rejection",
+    "offer",
+    "assessment",
+    "reply",
+    "sent",
+]
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 

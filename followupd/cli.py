@@ -1,0 +1,177 @@
+"""Command line: run, check, explain, status, demo. Exit codes: 0 ok, 1 failure, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from followupd.errors import FollowupdError, UserInputError
+
+log = logging.getLogger("followupd")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Config file (default: $FOLLOWUPD_CONFIG or ~/.config/followupd/config.yaml).",
+)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    env = os.environ.get("FOLLOWUPD_LOG")
+    if env:
+        level = getattr(logging, env.upper(), level)
+    # Under journald, the journal adds its own timestamps.
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if not os.environ.get("JOURNAL_STREAM"):
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Known failures become one clear message and an exit code; tracebacks only at -vv."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except FollowupdError as exc:
+            log.debug("failure", exc_info=True)
+            for line in str(exc).splitlines():
+                click.echo(f"followupd: {line}" if not _located(line) else line, err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _located(line: str) -> bool:
+    head = line.split(":", 2)
+    return len(head) >= 2 and head[1].strip().isdigit()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="followupd")
+def cli(verbose: int) -> None:
+    """Watch a mailbox for interview mail and put well-timed drafts into Drafts."""
+    _setup_logging(verbose)
+
+
+@cli.command()
+@config_option
+@click.option("--once", is_flag=True, help="One pass: sync, plan, make what is due; then exit.")
+@click.option("--now", "now_text", metavar="ISO8601", help="Pretend it is this time (with --once).")
+@handle_errors
+def run(config_path: Path | None, once: bool, now_text: str | None) -> None:
+    """Run the daemon (or a single pass with --once)."""
+    from followupd.clock import FixedClock, SystemClock, parse_now  # noqa: PLC0415
+    from followupd.setup import load_checked, open_engine  # noqa: PLC0415
+
+    config, ruleset = load_checked(config_path)
+    if now_text is not None and not once:
+        raise UserInputError("--now only makes sense with --once")
+    engine = open_engine(config, ruleset)
+    if once:
+        from followupd.accounts import close_all, open_mailboxes  # noqa: PLC0415
+
+        try:
+            now = parse_now(now_text, config.me.zone) if now_text else SystemClock().now()
+        except ValueError as exc:
+            raise UserInputError(str(exc)) from None
+        clock = FixedClock(now)
+        mailboxes = open_mailboxes(config)
+        try:
+            report = engine.run_once(mailboxes, clock.now())
+        finally:
+            close_all(mailboxes)
+            engine.tracker.close()
+        for h in report.happenings:
+            click.echo(f"{h.what:<10} {h.text}")
+        return
+    from followupd.daemon import Daemon  # noqa: PLC0415
+
+    daemon = Daemon(config, engine, SystemClock())
+    daemon.install_signal_handlers()
+    daemon.run()
+
+
+@cli.command()
+@config_option
+@handle_errors
+def check(config_path: Path | None) -> None:
+    """Validate config, rules and templates; print every problem as file:line: message."""
+    from followupd.setup import load_checked  # noqa: PLC0415
+
+    config, ruleset = load_checked(config_path)
+    click.echo(
+        f"ok: {config.source}: {len(config.accounts)} account(s);"
+        f" {ruleset.source}: {len(ruleset.rules)} rule(s)"
+    )
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.argument("message", type=click.Path(path_type=Path, dir_okay=False))
+@handle_errors
+def explain(config_path: Path | None, as_json: bool, message: Path) -> None:
+    """Show what followupd makes of one message, and which drafts the rules would plan."""
+    from followupd.explain import explain_message, render_explanation  # noqa: PLC0415
+
+    result = explain_message(message, config_path)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        render_explanation(result)
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--now", "now_text", metavar="ISO8601", help="Judge stages as of this time.")
+@handle_errors
+def status(config_path: Path | None, as_json: bool, now_text: str | None) -> None:
+    """Applications, their stage, and every pending action with its due time."""
+    from followupd.clock import parse_now  # noqa: PLC0415
+    from followupd.config import load_config  # noqa: PLC0415
+    from followupd.status import render_status, status_data  # noqa: PLC0415
+
+    now = None
+    if now_text is not None:
+        try:
+            now = parse_now(now_text, load_config(config_path).me.zone)
+        except ValueError as exc:
+            raise UserInputError(str(exc)) from None
+    data = status_data(config_path, now)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        render_status(data)
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(path_type=Path, file_okay=False), help="Keep files here.")
+@handle_errors
+def demo(keep: Path | None) -> None:
+    """Run the whole pipeline on a bundled sample Maildir with a simulated clock."""
+    from followupd.demo import run_demo  # noqa: PLC0415
+
+    run_demo(keep)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    return cli.main(args=argv, prog_name="followupd")

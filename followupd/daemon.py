@@ -1,0 +1,109 @@
+"""The long-running daemon: wake on new mail or when an action falls due, then run a pass."""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, timedelta
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from followupd.accounts import close_all, open_mailboxes
+from followupd.clock import Clock
+from followupd.config import Config
+from followupd.errors import MailboxError
+from followupd.mailbox.base import Mailbox
+from followupd.pipeline import Engine
+
+log = logging.getLogger(__name__)
+
+WATCH_TIMEOUT = 25 * 60  # IMAP servers may drop an IDLE after 30 min; renew well before
+SAFETY_PASS = timedelta(minutes=30)  # a pass even when nothing signalled, to catch up regardless
+MAX_BACKOFF = 300.0
+
+
+class Daemon:
+    """Holds no state of its own: every pass reads and writes the tracker."""
+
+    def __init__(self, config: Config, engine: Engine, clock: Clock) -> None:
+        self.config = config
+        self.engine = engine
+        self.clock = clock
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.mailboxes: dict[str, Mailbox] = {}
+
+    def request_stop(self, *_: object) -> None:
+        self.stop.set()
+        self.wake.set()
+
+    def install_signal_handlers(self) -> None:
+        handler: Callable[[int, FrameType | None], None] = self.request_stop
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT; overdue actions are done on the first pass."""
+        self.mailboxes = open_mailboxes(self.config)
+        self.scheduler.start()
+        self.scheduler.add_job(self.wake.set, "interval", seconds=SAFETY_PASS.total_seconds())
+        watchers = [
+            threading.Thread(target=self._watch, args=(mb,), name=f"watch-{name}", daemon=True)
+            for name, mb in self.mailboxes.items()
+        ]
+        for w in watchers:
+            w.start()
+        failures = 0
+        try:
+            while not self.stop.is_set():
+                self.wake.clear()
+                try:
+                    self.engine.run_once(self.mailboxes, self.clock.now())
+                    failures = 0
+                except MailboxError as exc:
+                    failures += 1
+                    delay = _backoff(failures)
+                    log.warning("mailbox problem, retrying in %.0f s: %s", delay, exc)
+                    self.stop.wait(delay)
+                    continue
+                self._schedule_next_due()
+                self.wake.wait()
+        finally:
+            self.scheduler.shutdown(wait=False)
+            close_all(self.mailboxes)
+            self.engine.tracker.close()
+            log.info("stopped")
+
+    def _schedule_next_due(self) -> None:
+        due = self.engine.tracker.next_due()
+        if due is None:
+            return
+        run_at = max(due, self.clock.now()) + timedelta(seconds=1)
+        self.scheduler.add_job(
+            self.wake.set, "date", run_date=run_at, id="next-due", replace_existing=True
+        )
+        log.debug("next action due at %s", due.isoformat())
+
+    def _watch(self, mailbox: Mailbox) -> None:
+        failures = 0
+        while not self.stop.is_set():
+            try:
+                if mailbox.wait(WATCH_TIMEOUT):
+                    self.wake.set()
+                failures = 0
+            except MailboxError as exc:
+                failures += 1
+                delay = _backoff(failures)
+                log.warning("%s: watch failed, retrying in %.0f s: %s", mailbox.name, delay, exc)
+                self.stop.wait(delay)
+
+
+def _backoff(failures: int) -> float:
+    """Capped exponential backoff with jitter, so many clients don't retry in step."""
+    base = min(MAX_BACKOFF, 2.0 ** min(failures, 10))
+    return base / 2 + random.uniform(0, base / 2)

@@ -1,0 +1,265 @@
+"""A local Maildir++ tree (as mbsync or offlineimap keep it), read with the standard library."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Collection, Container, Iterator
+from pathlib import Path
+
+from followupd.errors import MailboxError
+from followupd.mailbox.base import Fetched, FolderRoles, Mailbox
+
+log = logging.getLogger(__name__)
+
+INBOX = "INBOX"
+DRAFTS = "Drafts"
+SENT_NAMES = ("Sent", "Sent Items", "Sent Messages")
+HEADER_LIMIT = 64 * 1024
+_SUBDIRS = ("cur", "new", "tmp")
+_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*)$", re.IGNORECASE | re.MULTILINE)
+_counter = itertools.count(1)
+
+
+def normalize_message_id(value: str) -> str:
+    """The comparable form of a Message-ID: no brackets or blanks, the domain in lower case."""
+    value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    local, at, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else value
+
+
+def message_id_of(head: bytes) -> str | None:
+    """The normalised Message-ID in a header block, or None."""
+    unfolded = re.sub(rb"\r?\n[ \t]+", b" ", head)
+    match = _MESSAGE_ID.search(unfolded)
+    if match is None:
+        return None
+    value = match.group(1).strip()
+    bracketed = re.search(rb"<([^<>]*)>", value)
+    if bracketed is not None:
+        value = bracketed.group(1)
+    return normalize_message_id(value.decode("utf-8", "replace")) if value else None
+
+
+def _key(filename: str) -> str:
+    return filename.split(":", 1)[0]
+
+
+def _is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+class MaildirMailbox(Mailbox):
+    """A Maildir++ tree: INBOX is the root, other folders are `.Name` (or `Name`, mbsync Verbatim).
+
+    Messages are never renamed or moved; the only write is a new file in the Drafts folder.
+    """
+
+    def __init__(self, name: str, root: Path, *, poll_interval: float = 1.0) -> None:
+        self.name = name
+        self.root = Path(root).expanduser()
+        self.poll_interval = poll_interval
+        if not self.root.is_dir():
+            raise MailboxError(f"{name}: Maildir {self.root} does not exist")
+        if not _is_maildir(self.root):
+            raise MailboxError(f"{name}: {self.root} is not a Maildir (no cur/ and new/ in it)")
+        # Directory mtimes as of the last fetch or wait, so changes in between are not missed.
+        self._stamps: dict[Path, int] = {}
+
+    def _where(self, path: Path) -> str:
+        return f"{self.name}: {path}"
+
+    def _folder_path(self, folder: str) -> Path | None:
+        if folder == INBOX:
+            return self.root
+        for candidate in (self.root / ("." + folder.replace("/", ".")), self.root / folder):
+            if _is_maildir(candidate):
+                return candidate
+        return None
+
+    def _existing(self, folder: str) -> Path:
+        path = self._folder_path(folder)
+        if path is None:
+            raise MailboxError(f"{self.name}: no folder {folder!r} in Maildir {self.root}")
+        return path
+
+    def _drafts_path(self) -> Path:
+        path = self._folder_path(DRAFTS)
+        if path is not None:
+            return path
+        # Follow the tree's layout: mbsync's "SubFolders Verbatim" uses plain names.
+        verbatim = any(_is_maildir(self.root / n) for n in SENT_NAMES)
+        path = self.root / (DRAFTS if verbatim else "." + DRAFTS)
+        try:
+            for sub in _SUBDIRS:
+                (path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not verbatim:
+                (path / "maildirfolder").touch(mode=0o600)
+        except OSError as exc:
+            raise MailboxError(f"{self._where(path)}: cannot create Drafts: {exc}") from exc
+        log.info("%s: created the Drafts folder %s", self.name, path)
+        return path
+
+    def roles(self) -> FolderRoles:
+        """INBOX is the root, Drafts is created if missing, Sent is None when there is none."""
+        self._drafts_path()
+        sent = next((n for n in SENT_NAMES if self._folder_path(n) is not None), None)
+        return FolderRoles(inbox=INBOX, drafts=DRAFTS, sent=sent)
+
+    def validity(self, folder: str) -> int:
+        """Maildir keys never change meaning, so validity is a constant."""
+        return 1
+
+    def _entries(self, path: Path) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for sub in ("new", "cur"):
+            try:
+                with os.scandir(path / sub) as it:
+                    for entry in it:
+                        if not entry.name.startswith(".") and entry.is_file():
+                            found[_key(entry.name)] = Path(entry.path)
+            except OSError as exc:
+                raise MailboxError(f"{self._where(path / sub)}: {exc}") from exc
+        return found
+
+    def _read(self, folder_path: Path, key: str, path: Path) -> bytes | None:
+        # A mail client or mbsync may rename the file (flags, new/ -> cur/) while we read.
+        for _attempt in range(3):
+            try:
+                return path.read_bytes()
+            except FileNotFoundError:
+                moved = self._entries(folder_path).get(key)
+                if moved is None:
+                    return None
+                path = moved
+            except OSError as exc:
+                raise MailboxError(f"{self._where(path)}: {exc}") from exc
+        return None
+
+    def fetch_new(self, folder: str, after_uid: int, known: Container[str]) -> Iterator[Fetched]:
+        """Every message whose key is not in `known`, oldest first (Maildir has no UIDs)."""
+        folder_path = self._existing(folder)
+        self._stamps.update(self._snapshot([folder_path]))
+        order: list[tuple[float, int, str, Path]] = []
+        for key, path in self._entries(folder_path).items():
+            if key in known:
+                continue
+            try:
+                mtime_ns = path.stat().st_mtime_ns
+            except OSError:
+                mtime_ns = 0
+            prefix = key.split(".", 1)[0]
+            delivered = float(prefix) if prefix.isdigit() else mtime_ns / 1e9
+            order.append((delivered, mtime_ns, key, path))
+        order.sort()
+        for _delivered, _mtime, key, path in order:
+            raw = self._read(folder_path, key, path)
+            if raw is None:
+                log.info("%s: %s vanished before it could be read", self.name, key)
+                continue
+            yield Fetched(folder=folder, key=key, uid=0, raw=raw)
+
+    def find_message_ids(self, folder: str, message_ids: Collection[str]) -> set[str]:
+        """Which of these Message-IDs are in the folder; reads the headers of each message only."""
+        wanted: dict[str, set[str]] = {}
+        for given in message_ids:
+            wanted.setdefault(normalize_message_id(given), set()).add(given)
+        found: set[str] = set()
+        if not wanted:
+            return found
+        for path in self._entries(self._existing(folder)).values():
+            found_id = message_id_of(self._head(path))
+            if found_id is not None and found_id in wanted:
+                found |= wanted[found_id]
+        return found
+
+    def _head(self, path: Path) -> bytes:
+        head = b""
+        try:
+            with path.open("rb") as fh:
+                while len(head) < HEADER_LIMIT:
+                    chunk = fh.read(8192)
+                    if not chunk:
+                        break
+                    head += chunk
+                    end = re.search(rb"\r?\n\r?\n", head)
+                    if end is not None:
+                        return head[: end.start()]
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise MailboxError(f"{self._where(path)}: {exc}") from exc
+        return head[:HEADER_LIMIT]
+
+    def append_draft(self, raw: bytes) -> None:
+        """Write the draft into tmp/, then link it into cur/ as `<unique>:2,D`, mode 0600."""
+        folder = self._drafts_path()
+        host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
+        now = time.time()
+        unique = f"{int(now)}.M{int(now % 1 * 1e6)}P{os.getpid()}Q{next(_counter)}.{host}"
+        tmp, final = folder / "tmp" / unique, folder / "cur" / f"{unique}:2,D"
+        # Maildir files use the local line ending; mbsync and mutt convert on their own.
+        data = raw.replace(b"\r\n", b"\n")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, final)
+                os.unlink(tmp)
+            except OSError:
+                # Some file systems have no hard links; rename is atomic too.
+                os.rename(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise MailboxError(f"{self._where(folder)}: cannot write a draft: {exc}") from exc
+        log.debug("%s: wrote draft %s", self.name, final.name)
+
+    def _watched(self) -> list[Path]:
+        folders = [self.root]
+        folders += [p for n in SENT_NAMES if (p := self._folder_path(n)) is not None][:1]
+        return folders
+
+    def _snapshot(self, folders: list[Path]) -> dict[Path, int]:
+        stamps: dict[Path, int] = {}
+        for folder in folders:
+            for sub in ("new", "cur"):
+                try:
+                    stamps[folder / sub] = (folder / sub).stat().st_mtime_ns
+                except FileNotFoundError:
+                    stamps[folder / sub] = -1
+                except OSError as exc:
+                    raise MailboxError(f"{self._where(folder / sub)}: {exc}") from exc
+        return stamps
+
+    def wait(self, timeout: float) -> bool:
+        """Poll the mtimes of INBOX and Sent new/ and cur/ until one changes or timeout."""
+        deadline = time.monotonic() + timeout
+        folders = self._watched()
+        baseline = self._snapshot(folders)
+        baseline.update({k: v for k, v in self._stamps.items() if k in baseline})
+        while True:
+            current = self._snapshot(folders)
+            if current != baseline:
+                self._stamps.update(current)
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._stamps.update(current)
+                return False
+            time.sleep(min(self.poll_interval, left))
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,91 @@
+"""`followupd status`: the applications and what is planned for them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from followupd.config import load_config
+from followupd.errors import UserInputError
+from followupd.setup import STATE_FILE
+from followupd.stage import last_contact_at, stage
+from followupd.tracker import Tracker
+
+PENDING = ("planned", "drafting")
+
+
+def status_data(config_path: Path | None, now: datetime | None = None) -> dict[str, Any]:
+    """Applications with stage and next action, and every pending action (JSON-ready)."""
+    config = load_config(config_path)
+    path = config.state_path / STATE_FILE
+    if not path.exists():
+        raise UserInputError(f"{path}: no state yet; run `followupd run` first")
+    now = now or datetime.now(UTC)
+    tracker = Tracker(path)
+    try:
+        apps = tracker.applications()
+        actions = tracker.actions()
+    finally:
+        tracker.close()
+    zone = config.me.zone
+    out_apps = []
+    for app in apps:
+        pending = [a for a in actions if a.application_id == app.id and a.state in PENDING]
+        last = last_contact_at(app)
+        out_apps.append(
+            {
+                "id": app.id,
+                "company": app.company,
+                "role": app.role,
+                "stage": stage(app, now),
+                "last_contact": last.astimezone(zone).isoformat() if last else None,
+                "messages": len(app.events),
+                "next_action": _action_json(pending[0], zone) if pending else None,
+            }
+        )
+    return {
+        "now": now.astimezone(zone).isoformat(),
+        "applications": out_apps,
+        "actions": [_action_json(a, zone) for a in actions if a.state in PENDING],
+        "done": [_action_json(a, zone) for a in actions if a.state not in PENDING],
+    }
+
+
+def _action_json(a: Any, zone: Any) -> dict[str, Any]:
+    return {
+        "key": a.key,
+        "application_id": a.application_id,
+        "rule": a.rule,
+        "state": a.state,
+        "due": a.due.astimezone(zone).isoformat(),
+        "to": [x.email for x in a.to],
+        "reason": a.reason,
+        "message_id": a.message_id,
+        "error": a.error or None,
+    }
+
+
+def render_status(data: dict[str, Any]) -> None:
+    """A readable table of applications and pending actions."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    console = Console()
+    apps = Table("company", "role", "stage", "last contact", "next action", title="Applications")
+    for a in data["applications"]:
+        nxt = a["next_action"]
+        apps.add_row(
+            a["company"] or "?",
+            a["role"] or "?",
+            a["stage"],
+            (a["last_contact"] or "")[:16].replace("T", " "),
+            f"{nxt['rule']} {nxt['due'][:16].replace('T', ' ')}" if nxt else "",
+        )
+    console.print(apps)
+    pending = Table("due", "rule", "to", "why", title="Pending drafts")
+    for act in data["actions"]:
+        pending.add_row(
+            act["due"][:16].replace("T", " "), act["rule"], ", ".join(act["to"]), act["reason"]
+        )
+    console.print(pending)
