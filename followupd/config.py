@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from followupd.errors import FollowupdError, Problem, UserInputError
 from followupd.yamlsource import load_yaml, validate
@@ -54,20 +61,17 @@ class Me(_Strict):
 
     @field_validator("working_hours", "quiet_hours")
     @classmethod
-    def _hours(cls, value: str) -> str:
+    def _hours(cls, value: str, info: ValidationInfo) -> str:
         m = _HOURS.match(value)
         if not m:
             raise ValueError('expected "HH:MM-HH:MM", e.g. "09:00-18:00"')
         h1, m1, h2, m2 = map(int, m.groups())
         if not (0 <= h1 < 24 and 0 <= h2 <= 24 and m1 < 60 and m2 < 60):
             raise ValueError("hours must be between 00:00 and 24:00")
+        # Quiet hours may wrap around midnight; a working day may not.
+        if info.field_name == "working_hours" and (h1, m1) >= (h2, m2):
+            raise ValueError("the working day must start before it ends")
         return value
-
-    @model_validator(mode="after")
-    def _day_order(self) -> Me:
-        if self.day_start >= self.day_end:
-            raise ValueError("working_hours: the working day must start before it ends")
-        return self
 
     @property
     def zone(self) -> ZoneInfo:
@@ -185,7 +189,7 @@ class Smtp(_Strict):
 
 class Config(_Strict):
     me: Me
-    state_dir: Path = Path("~/.local/state/followupd")
+    state_dir: Path | None = None  # $XDG_STATE_HOME/followupd by default
     rules_dir: Path | None = None
     accounts: Annotated[list[Account], Field(min_length=1)]
     smtp: Smtp | None = None
@@ -210,7 +214,10 @@ class Config(_Strict):
 
     @property
     def state_path(self) -> Path:
-        return self.resolve(self.state_dir)
+        if self.state_dir is not None:
+            return self.resolve(self.state_dir)
+        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(base) / "followupd"
 
     @property
     def rules_path(self) -> Path | None:

@@ -12,6 +12,9 @@ from typing import Any
 
 import imapclient
 
+# The folder attributes (RFC 6154) are not re-exported by the package, unlike the flags.
+from imapclient.imapclient import DRAFTS, SENT
+
 from followupd.config import ImapSettings
 from followupd.errors import MailboxError
 from followupd.mailbox.base import Fetched, FolderRoles, Mailbox
@@ -137,12 +140,12 @@ class ImapMailbox(Mailbox):
                 raise MailboxError(
                     f"{self._where}: the configured folder {configured!r} is missing"
                 )
-        drafts = s.drafts_folder or self._special(client, imapclient.DRAFTS, DRAFT_NAMES, names)
+        drafts = s.drafts_folder or self._special(client, DRAFTS, DRAFT_NAMES, names)
         if drafts is None:
             client.create_folder("Drafts")
             drafts = "Drafts"
             log.info("%s: created the Drafts folder", self._where)
-        sent = s.sent_folder or self._special(client, imapclient.SENT, SENT_NAMES, names)
+        sent = s.sent_folder or self._special(client, SENT, SENT_NAMES, names)
         return FolderRoles(inbox=s.inbox_folder, drafts=drafts, sent=sent)
 
     @staticmethod

@@ -1,0 +1,27 @@
+"""Shared fixtures. The IMAP ones start a real Dovecot once per session (see tests/dovecot.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.dovecot import Dovecot, remove, start_dovecot
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A running Dovecot on free loopback ports with users jane and bob.
+
+    Fails (never skips) when Dovecot is missing or does not start: the IMAP backend
+    must be tested on CI.
+    """
+    try:
+        server = start_dovecot()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        pytest.fail(f"cannot start Dovecot for the IMAP tests: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        remove(server)
