@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import threading
@@ -14,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from followupd.config import ImapSettings
 from followupd.errors import MailboxError
 from followupd.mailbox import imap as imap_module
-from followupd.mailbox.base import Mailbox
+from followupd.mailbox.base import FolderRoles, Mailbox
 from followupd.mailbox.imap import ImapMailbox
 from followupd.mailbox.maildir import MaildirMailbox
 from tests.dovecot import Dovecot, free_port
@@ -67,7 +69,7 @@ class Backend:
 
     kind: str
     make: Callable[..., Mailbox]
-    deliver: Callable[[str, bytes], None]
+    deliver: Callable[[str, bytes], object]
     stored: Callable[[str], list[Stored]]
     opened: list[Mailbox] = field(default_factory=list)
 
@@ -118,7 +120,7 @@ def maildir_backend(tmp_path: Path) -> Backend:
     return Backend(
         kind="maildir",
         make=lambda **kw: MaildirMailbox("local", root, poll_interval=0.05, **kw),
-        deliver=lambda folder, raw: None if maildir_deliver(folder_path(folder), raw) else None,
+        deliver=lambda folder, raw: maildir_deliver(folder_path(folder), raw),
         stored=lambda folder: maildir_stored(folder_path(folder)),
     )
 
@@ -140,7 +142,7 @@ def imap_backend(server: Dovecot, user: str = "jane") -> Backend:
     return Backend(
         kind="imap",
         make=lambda **kw: ImapMailbox("work", server.imap_settings(user, **kw)),
-        deliver=lambda folder, raw: None if server.append(user, folder, raw) else None,
+        deliver=lambda folder, raw: server.append(user, folder, raw),
         stored=stored,
     )
 
@@ -376,7 +378,9 @@ def test_imap_reconnects_after_the_connection_broke(server: Dovecot) -> None:
 
 @pytest.mark.imap
 def test_imap_tls_verifies_the_certificate(server: Dovecot) -> None:
-    untrusted = ImapMailbox("work", server.imap_settings("jane", port=server.tls_port, tls="implicit"))
+    untrusted = ImapMailbox(
+        "work", server.imap_settings("jane", port=server.tls_port, tls="implicit")
+    )
     with pytest.raises(MailboxError, match=rf"127\.0\.0\.1:{server.tls_port}.*CERTIFICATE_VERIFY"):
         untrusted.roles()
     untrusted.close()
@@ -393,6 +397,21 @@ def test_imap_tls_verifies_the_certificate(server: Dovecot) -> None:
 
 
 @pytest.mark.imap
+def test_imap_password_never_reaches_the_log(
+    server: Dovecot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    box = ImapMailbox("work", server.imap_settings("jane"))
+    try:
+        box.roles()
+        box.append_draft(message("logged"))
+    finally:
+        box.close()
+    assert "LOGIN" in caplog.text.upper()
+    assert server.users["jane"] not in caplog.text
+
+
+@pytest.mark.imap
 def test_imap_wrong_password_is_a_mailbox_error_without_the_password(server: Dovecot) -> None:
     box = ImapMailbox("work", server.imap_settings("jane", password="not-the-Pa55word"))
     with pytest.raises(MailboxError) as caught:
@@ -401,9 +420,7 @@ def test_imap_wrong_password_is_a_mailbox_error_without_the_password(server: Dov
     assert "not-the-Pa55word" not in str(caught.value)
 
 
-def test_imap_connection_refused_names_host_and_port(tmp_path: Path) -> None:
-    from followupd.config import ImapSettings
-
+def test_imap_connection_refused_names_host_and_port() -> None:
     port = free_port()
     settings = ImapSettings(
         host="127.0.0.1",
@@ -442,8 +459,6 @@ def test_imap_starttls_is_required_when_asked_for() -> None:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    from followupd.config import ImapSettings
-
     settings = ImapSettings(
         host="127.0.0.1", port=port, username="jane", password="s3cret-pw", tls="starttls"
     )
@@ -478,8 +493,6 @@ class FakeClient:
 
 
 def discover(folders: list[tuple[tuple[bytes, ...], str]], **overrides: Any) -> Any:
-    from followupd.config import ImapSettings
-
     settings = ImapSettings(host="imap.example.com", username="j", password="p", **overrides)
     box = ImapMailbox("work", settings)
     fake = FakeClient(folders)
@@ -543,6 +556,18 @@ def test_maildir_verbatim_layout_and_no_sent(tmp_path: Path) -> None:
     bare = MaildirMailbox("local", make_maildir(tmp_path / "Bare", folders=()))
     assert bare.roles().sent is None
     assert (tmp_path / "Bare" / ".Drafts" / "cur").is_dir()
+
+
+def test_maildir_verbatim_layout_with_inbox_beside_the_folders(tmp_path: Path) -> None:
+    root = tmp_path / "Mail"
+    make_maildir(root / "INBOX", folders=())
+    make_maildir(root / "Sent", folders=())
+    maildir_deliver(root / "INBOX", message("hello"))
+    box = MaildirMailbox("local", root)
+    assert box.roles() == FolderRoles("INBOX", "Drafts", "Sent")
+    assert [subject_of(f.raw) for f in box.fetch_new("INBOX", 0, set())] == ["hello"]
+    box.append_draft(message("draft"))
+    assert len(list((root / "Drafts" / "cur").iterdir())) == 1
 
 
 def test_maildir_orders_by_delivery_time_and_reads_cur(tmp_path: Path) -> None:

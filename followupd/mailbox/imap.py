@@ -91,7 +91,8 @@ class ImapMailbox(Mailbox):
                 client.starttls(context)
             client.login(s.username, s.secret())
         except BaseException:
-            client.shutdown()
+            with suppress(*_ERRORS):
+                client.shutdown()
             raise
         log.info("%s: logged in as %s (%s)", self._where, s.username, mode)
         return client
@@ -117,6 +118,15 @@ class ImapMailbox(Mailbox):
         info: dict[bytes, Any] = client.select_folder(folder, readonly=True)
         self._selected = folder
         return info
+
+    def _unselect(self) -> None:
+        # STATUS on the selected folder may report the session's stale view (Dovecot does).
+        if self._client is not None and self._selected is not None:
+            if self._client.has_capability("UNSELECT"):
+                self._client.unselect_folder()
+            else:
+                self._client.close_folder()  # selected read-only: CLOSE expunges nothing
+            self._selected = None
 
     def _drop(self) -> None:
         for client in (self._client, self._idler):
@@ -263,12 +273,11 @@ class ImapMailbox(Mailbox):
         roles = self.roles()
         watched = [roles.inbox] + ([roles.sent] if roles.sent else [])
         with self._guard("waiting for new mail"):
+            self._conn()
+            self._unselect()
             idle = self._supports_idle()
             if idle:
-                if self._idler is None:
-                    self._idler = self._connect()
-                    self._idler.select_folder(roles.inbox, readonly=True)
-                self._idler.noop()  # drain older news: what came before is in the STATUS below
+                self._ready_idler(roles.inbox)
             if self._status_changed(watched):
                 return True
             if idle:
@@ -278,6 +287,19 @@ class ImapMailbox(Mailbox):
                 if self._status_changed(watched):
                     return True
             return False
+
+    def _ready_idler(self, inbox: str) -> None:
+        if self._idler is not None:
+            try:
+                self._idler.noop()  # drains old news: what came before shows in the STATUS check
+                return
+            except _ERRORS:
+                # Logged out while unused between two waits; a new session loses nothing.
+                with suppress(*_ERRORS):
+                    self._idler.shutdown()
+                self._idler = None
+        self._idler = self._connect()
+        self._idler.select_folder(inbox, readonly=True)
 
     def _idle_until(self, deadline: float) -> bool:
         idler = self._idler

@@ -8,7 +8,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Collection, Container, Iterator
+from collections.abc import Callable, Collection, Container, Iterator
 from pathlib import Path
 
 from followupd.errors import MailboxError
@@ -47,6 +47,21 @@ def message_id_of(head: bytes) -> str | None:
     return normalize_message_id(value.decode("utf-8", "replace")) if value else None
 
 
+def _head(path: Path) -> bytes:
+    """The header block of a message file: up to the blank line, at most HEADER_LIMIT bytes."""
+    head = b""
+    with path.open("rb") as fh:
+        while len(head) < HEADER_LIMIT:
+            chunk = fh.read(8192)
+            if not chunk:
+                break
+            head += chunk
+            end = re.search(rb"\r?\n\r?\n", head)
+            if end is not None:
+                return head[: end.start()]
+    return head[:HEADER_LIMIT]
+
+
 def _key(filename: str) -> str:
     return filename.split(":", 1)[0]
 
@@ -56,7 +71,9 @@ def _is_maildir(path: Path) -> bool:
 
 
 class MaildirMailbox(Mailbox):
-    """A Maildir++ tree: INBOX is the root, other folders are `.Name` (or `Name`, mbsync Verbatim).
+    """A Maildir++ tree: INBOX is the root, other folders are `.Name` in it.
+
+    Also the layout of mbsync's "SubFolders Verbatim": `Name` folders, INBOX the root or `INBOX`.
 
     Messages are never renamed or moved; the only write is a new file in the Drafts folder.
     """
@@ -67,8 +84,11 @@ class MaildirMailbox(Mailbox):
         self.poll_interval = poll_interval
         if not self.root.is_dir():
             raise MailboxError(f"{name}: Maildir {self.root} does not exist")
-        if not _is_maildir(self.root):
+        # mbsync's "SubFolders Verbatim" trees often keep INBOX beside the other folders.
+        inbox = next((p for p in (self.root, self.root / INBOX) if _is_maildir(p)), None)
+        if inbox is None:
             raise MailboxError(f"{name}: {self.root} is not a Maildir (no cur/ and new/ in it)")
+        self._inbox = inbox
         # Directory mtimes as of the last fetch or wait, so changes in between are not missed.
         self._stamps: dict[Path, int] = {}
 
@@ -77,7 +97,7 @@ class MaildirMailbox(Mailbox):
 
     def _folder_path(self, folder: str) -> Path | None:
         if folder == INBOX:
-            return self.root
+            return self._inbox
         for candidate in (self.root / ("." + folder.replace("/", ".")), self.root / folder):
             if _is_maildir(candidate):
                 return candidate
@@ -94,7 +114,7 @@ class MaildirMailbox(Mailbox):
         if path is not None:
             return path
         # Follow the tree's layout: mbsync's "SubFolders Verbatim" uses plain names.
-        verbatim = any(_is_maildir(self.root / n) for n in SENT_NAMES)
+        verbatim = self._inbox != self.root or any(_is_maildir(self.root / n) for n in SENT_NAMES)
         path = self.root / (DRAFTS if verbatim else "." + DRAFTS)
         try:
             for sub in _SUBDIRS:
@@ -128,11 +148,13 @@ class MaildirMailbox(Mailbox):
                 raise MailboxError(f"{self._where(path / sub)}: {exc}") from exc
         return found
 
-    def _read(self, folder_path: Path, key: str, path: Path) -> bytes | None:
-        # A mail client or mbsync may rename the file (flags, new/ -> cur/) while we read.
+    def _read(
+        self, folder_path: Path, key: str, path: Path, reader: Callable[[Path], bytes]
+    ) -> bytes | None:
+        # A mail client or mbsync may rename the file (flags, new/ -> cur/, ",U=") as we read.
         for _attempt in range(3):
             try:
-                return path.read_bytes()
+                return reader(path)
             except FileNotFoundError:
                 moved = self._entries(folder_path).get(key)
                 if moved is None:
@@ -159,7 +181,7 @@ class MaildirMailbox(Mailbox):
             order.append((delivered, mtime_ns, key, path))
         order.sort()
         for _delivered, _mtime, key, path in order:
-            raw = self._read(folder_path, key, path)
+            raw = self._read(folder_path, key, path, Path.read_bytes)
             if raw is None:
                 log.info("%s: %s vanished before it could be read", self.name, key)
                 continue
@@ -173,29 +195,13 @@ class MaildirMailbox(Mailbox):
         found: set[str] = set()
         if not wanted:
             return found
-        for path in self._entries(self._existing(folder)).values():
-            found_id = message_id_of(self._head(path))
+        folder_path = self._existing(folder)
+        for key, path in self._entries(folder_path).items():
+            head = self._read(folder_path, key, path, _head)
+            found_id = message_id_of(head) if head else None
             if found_id is not None and found_id in wanted:
                 found |= wanted[found_id]
         return found
-
-    def _head(self, path: Path) -> bytes:
-        head = b""
-        try:
-            with path.open("rb") as fh:
-                while len(head) < HEADER_LIMIT:
-                    chunk = fh.read(8192)
-                    if not chunk:
-                        break
-                    head += chunk
-                    end = re.search(rb"\r?\n\r?\n", head)
-                    if end is not None:
-                        return head[: end.start()]
-        except FileNotFoundError:
-            return b""
-        except OSError as exc:
-            raise MailboxError(f"{self._where(path)}: {exc}") from exc
-        return head[:HEADER_LIMIT]
 
     def append_draft(self, raw: bytes) -> None:
         """Write the draft into tmp/, then link it into cur/ as `<unique>:2,D`, mode 0600."""
@@ -228,7 +234,7 @@ class MaildirMailbox(Mailbox):
         log.debug("%s: wrote draft %s", self.name, final.name)
 
     def _watched(self) -> list[Path]:
-        folders = [self.root]
+        folders = [self._inbox]
         folders += [p for n in SENT_NAMES if (p := self._folder_path(n)) is not None][:1]
         return folders
 

@@ -1,0 +1,359 @@
+"""Load the phrase books in `followupd/phrases/*.yaml` into compiled, merged patterns.
+
+The file format is documented at the top of `followupd/phrases/en.yaml`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from followupd.model import Kind
+
+_PACKAGE = "followupd.phrases"
+_FLAGS = re.IGNORECASE
+_ROLE = r"(?P<role>(?-i:[A-Z])[\w/&+#.'-]*(?: [\w/&+#.'()-]+){0,6}?)"
+_COMPANY = r"(?P<company>(?-i:[A-Z0-9])[\w&.'-]*(?: (?:&|(?-i:[A-Z0-9])[\w&.'-]*)){0,3})"
+_TOP_KEYS = frozenset(
+    "kinds negatives job_terms quote_markers signoffs reply_context promised_reply "
+    "new_time_cues durations interviewer_intros role_nouns roles companies company_suffixes "
+    "company_stopwords signature_titles job_id ats_domains freemail_domains noreply rooms "
+    "numbers weekdays months relative_days dates".split()
+)
+
+
+class PhraseBookError(ValueError):
+    """A phrase file is malformed: bad YAML, an unknown key or an invalid pattern."""
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One pattern and the weight a hit on it adds."""
+
+    regex: re.Pattern[str]
+    weight: float
+
+
+@dataclass(frozen=True)
+class Weighted:
+    """Weighted phrases for the subject line and for the body."""
+
+    subject: tuple[Phrase, ...] = ()
+    body: tuple[Phrase, ...] = ()
+
+
+@dataclass(frozen=True)
+class Negative:
+    """A kind of mail that is not about an application (newsletter, out-of-office ...)."""
+
+    name: str
+    automatic: bool
+    hard: bool
+    phrases: Weighted
+
+
+@dataclass(frozen=True)
+class ReplyPromise:
+    """A "we'll be in touch within ..." phrase and the offset it stands for."""
+
+    regex: re.Pattern[str]
+    offset: str
+
+
+@dataclass(frozen=True)
+class DateWords:
+    """Connecting words of date and time expressions, as regex alternations."""
+
+    at: str
+    on: str
+    range: str
+    of: str
+    ordinal: str
+    am: str
+    pm: str
+    noon: str
+
+
+@dataclass(frozen=True)
+class PhraseBook:
+    """Every language's phrases merged; built by `load_phrasebook`."""
+
+    languages: tuple[str, ...]
+    kinds: Mapping[Kind, Weighted]
+    negatives: tuple[Negative, ...]
+    job_terms: tuple[re.Pattern[str], ...]
+    quote_markers: tuple[re.Pattern[str], ...]
+    signoffs: tuple[re.Pattern[str], ...]
+    reply_context: tuple[re.Pattern[str], ...]
+    promised_reply: tuple[ReplyPromise, ...]
+    new_time_cues: tuple[re.Pattern[str], ...]
+    durations: tuple[re.Pattern[str], ...]
+    interviewer_intros: tuple[re.Pattern[str], ...]
+    role_nouns: re.Pattern[str]
+    role_subject: tuple[re.Pattern[str], ...]
+    role_body: tuple[re.Pattern[str], ...]
+    company_display: tuple[re.Pattern[str], ...]
+    company_subject: tuple[re.Pattern[str], ...]
+    company_body: tuple[re.Pattern[str], ...]
+    company_suffixes: frozenset[str]
+    company_stopwords: frozenset[str]
+    signature_titles: re.Pattern[str]
+    job_id: tuple[re.Pattern[str], ...]
+    ats_domains: frozenset[str]
+    freemail_domains: frozenset[str]
+    noreply: re.Pattern[str]
+    rooms: re.Pattern[str]
+    numbers: Mapping[str, int]
+    weekdays: Mapping[str, int]
+    months: Mapping[str, int]
+    relative_days: Mapping[str, int]
+    date_words: DateWords
+    placeholders: Mapping[str, str]
+
+
+def available_languages() -> tuple[str, ...]:
+    """The language codes that have a phrase file, sorted."""
+    return tuple(sorted(name[:-5] for name in _files()))
+
+
+def load_phrasebook(languages: Sequence[str] | None = None) -> PhraseBook:
+    """Load and merge the phrase files for `languages` (all bundled ones when None).
+
+    Results are cached per language selection, so repeated calls are cheap.
+    """
+    key = tuple(sorted(set(languages))) if languages is not None else None
+    return _load(key)
+
+
+def _files() -> dict[str, str]:
+    root = resources.files(_PACKAGE)
+    return {
+        entry.name: entry.read_text(encoding="utf-8")
+        for entry in root.iterdir()
+        if entry.name.endswith(".yaml") and entry.is_file()
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _load(languages: tuple[str, ...] | None) -> PhraseBook:
+    files = _files()
+    chosen = sorted(files) if languages is None else [f"{code}.yaml" for code in languages]
+    missing = [name for name in chosen if name not in files]
+    if missing:
+        raise PhraseBookError(f"no phrase file for: {', '.join(m[:-5] for m in missing)}")
+    if not chosen:
+        raise PhraseBookError("no phrase files selected")
+    merged: dict[str, Any] = {}
+    for name in chosen:
+        try:
+            data = yaml.safe_load(files[name]) or {}
+        except yaml.YAMLError as exc:
+            raise PhraseBookError(f"{name}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise PhraseBookError(f"{name}: the top level must be a mapping")
+        unknown = set(map(str, data)) - _TOP_KEYS
+        if unknown:
+            raise PhraseBookError(f"{name}: unknown keys: {', '.join(sorted(unknown))}")
+        _merge(merged, data)
+    return _Builder(merged, tuple(n[:-5] for n in chosen)).build()
+
+
+def _merge(into: dict[str, Any], data: Mapping[Any, Any]) -> None:
+    for key, value in data.items():
+        key = str(key) if not isinstance(key, int | float) else key
+        old = into.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            _merge(old, value)
+        elif isinstance(old, list) and isinstance(value, list):
+            old.extend(value)
+        else:
+            into[key] = value if not isinstance(value, dict) else _merge_copy(value)
+
+
+def _merge_copy(value: Mapping[Any, Any]) -> dict[str, Any]:
+    copy: dict[str, Any] = {}
+    _merge(copy, value)
+    return copy
+
+
+def _alternation(words: Sequence[str]) -> str:
+    ordered = sorted({w.strip().lower() for w in words if str(w).strip()}, key=len, reverse=True)
+    return "|".join(re.escape(w).replace(r"\ ", " ") for w in ordered) or "(?!)"
+
+
+class _Builder:
+    def __init__(self, data: dict[str, Any], languages: tuple[str, ...]) -> None:
+        self.data = data
+        self.languages = languages
+        self.numbers = self._int_map("numbers")
+        self.weekdays = self._int_map("weekdays")
+        self.months = self._int_map("months")
+        dates = data.get("dates") or {}
+        if not isinstance(dates, dict):
+            raise PhraseBookError("dates: must be a mapping")
+        self.words = DateWords(
+            **{
+                field: _alternation([str(w) for w in dates.get(field, [])])
+                for field in ("at", "on", "range", "of", "ordinal", "am", "pm", "noon")
+            }
+        )
+        weekday = rf"\b(?:{_alternation(list(self.weekdays))})\b"
+        month = rf"\b(?:{_alternation(list(self.months))})\b\.?"
+        ordinal = rf"(?:{self.words.ordinal})?"
+        self.placeholders = {
+            "{NUMBER}": rf"(?:\d{{1,3}}|\b(?:{_alternation(list(self.numbers))})\b)",
+            "{WEEKDAY}": weekday,
+            "{MONTH}": month,
+            "{DATE}": (
+                rf"(?:(?:{weekday},? )?(?:(?:{self.words.of}) )?\d{{1,2}}{ordinal}"
+                rf" (?:(?:{self.words.of}) )?{month}"
+                rf"|(?:{weekday},? )?{month} \d{{1,2}}{ordinal}\b)(?:,? \d{{4}})?"
+            ),
+            "{ROLE}": _ROLE,
+            "{COMPANY}": _COMPANY,
+        }
+
+    def build(self) -> PhraseBook:
+        kinds_data = self._mapping("kinds")
+        kinds: dict[Kind, Weighted] = {}
+        for name, value in kinds_data.items():
+            try:
+                kind = Kind(str(name))
+            except ValueError as exc:
+                raise PhraseBookError(f"kinds: unknown kind {name!r}") from exc
+            kinds[kind] = self._weighted(value, f"kinds.{name}")
+        negatives = tuple(
+            Negative(
+                name=str(name),
+                automatic=bool(value.get("automatic", False)),
+                hard=bool(value.get("hard", False)),
+                phrases=self._weighted(value, f"negatives.{name}"),
+            )
+            for name, value in self._mapping("negatives").items()
+            if isinstance(value, dict)
+        )
+        promised = []
+        for i, item in enumerate(self._list("promised_reply")):
+            if not isinstance(item, dict) or "pattern" not in item or "offset" not in item:
+                raise PhraseBookError(f"promised_reply[{i}]: needs pattern and offset")
+            regex = self._compile(str(item["pattern"]), f"promised_reply[{i}]")
+            promised.append(ReplyPromise(regex, str(item["offset"])))
+        roles = self._mapping("roles")
+        companies = self._mapping("companies")
+        return PhraseBook(
+            languages=self.languages,
+            kinds=kinds,
+            negatives=negatives,
+            job_terms=self._patterns("job_terms"),
+            quote_markers=self._patterns("quote_markers"),
+            signoffs=self._patterns("signoffs"),
+            reply_context=self._patterns("reply_context"),
+            promised_reply=tuple(promised),
+            new_time_cues=self._patterns("new_time_cues"),
+            durations=self._patterns("durations"),
+            interviewer_intros=self._patterns("interviewer_intros"),
+            role_nouns=self._any_word("role_nouns"),
+            role_subject=self._patterns_from(roles.get("subject"), "roles.subject"),
+            role_body=self._patterns_from(roles.get("body"), "roles.body"),
+            company_display=self._patterns_from(companies.get("display"), "companies.display"),
+            company_subject=self._patterns_from(companies.get("subject"), "companies.subject"),
+            company_body=self._patterns_from(companies.get("body"), "companies.body"),
+            company_suffixes=self._lower_set("company_suffixes"),
+            company_stopwords=self._lower_set("company_stopwords"),
+            signature_titles=self._compile(
+                "|".join(f"(?:{p})" for p in map(str, self._list("signature_titles"))) or "(?!)",
+                "signature_titles",
+            ),
+            job_id=self._patterns("job_id"),
+            ats_domains=self._lower_set("ats_domains"),
+            freemail_domains=self._lower_set("freemail_domains"),
+            noreply=self._compile(
+                "^(?:" + "|".join(f"(?:{p})" for p in map(str, self._list("noreply"))) + ")"
+                r"(?:[-_+.].*)?$",
+                "noreply",
+            ),
+            rooms=self._compile(
+                "|".join(f"(?:{p})" for p in map(str, self._list("rooms"))) or "(?!)", "rooms"
+            ),
+            numbers=self.numbers,
+            weekdays=self.weekdays,
+            months=self.months,
+            relative_days=self._int_map("relative_days"),
+            date_words=self.words,
+            placeholders=self.placeholders,
+        )
+
+    def _compile(self, pattern: str, where: str) -> re.Pattern[str]:
+        for name, expansion in self.placeholders.items():
+            pattern = pattern.replace(name, expansion)
+        try:
+            return re.compile(pattern, _FLAGS)
+        except re.error as exc:
+            raise PhraseBookError(f"{where}: invalid pattern {pattern[:80]!r}: {exc}") from exc
+
+    def _weighted(self, value: Any, where: str) -> Weighted:
+        if not isinstance(value, dict):
+            raise PhraseBookError(f"{where}: must be a mapping with subject/body")
+        return Weighted(
+            subject=self._phrases(value.get("subject"), f"{where}.subject"),
+            body=self._phrases(value.get("body"), f"{where}.body"),
+        )
+
+    def _phrases(self, value: Any, where: str) -> tuple[Phrase, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            raise PhraseBookError(f"{where}: must map weights to lists of patterns")
+        phrases = []
+        for weight, patterns in value.items():
+            try:
+                w = float(weight)
+            except (TypeError, ValueError) as exc:
+                raise PhraseBookError(f"{where}: weight {weight!r} is not a number") from exc
+            for pattern in patterns or []:
+                phrases.append(Phrase(self._compile(str(pattern), f"{where}.{weight}"), w))
+        return tuple(phrases)
+
+    def _patterns(self, key: str) -> tuple[re.Pattern[str], ...]:
+        return self._patterns_from(self.data.get(key), key)
+
+    def _patterns_from(self, value: Any, where: str) -> tuple[re.Pattern[str], ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise PhraseBookError(f"{where}: must be a list of patterns")
+        return tuple(self._compile(str(p), where) for p in value)
+
+    def _any_word(self, key: str) -> re.Pattern[str]:
+        words = [str(w) for w in self._list(key)]
+        return self._compile(rf"\b(?:{_alternation(words)})s?\b", key)
+
+    def _mapping(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key) or {}
+        if not isinstance(value, dict):
+            raise PhraseBookError(f"{key}: must be a mapping")
+        return value
+
+    def _list(self, key: str) -> list[Any]:
+        value = self.data.get(key) or []
+        if not isinstance(value, list):
+            raise PhraseBookError(f"{key}: must be a list")
+        return value
+
+    def _lower_set(self, key: str) -> frozenset[str]:
+        return frozenset(str(v).strip().lower() for v in self._list(key))
+
+    def _int_map(self, key: str) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for word, number in self._mapping(key).items():
+            try:
+                result[str(word).lower()] = int(number)
+            except (TypeError, ValueError) as exc:
+                raise PhraseBookError(f"{key}.{word}: {number!r} is not a number") from exc
+        return result
