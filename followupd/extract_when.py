@@ -76,8 +76,9 @@ def _grammar(book: PhraseBook) -> _Grammar:
         r"|(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})"
         r"|(?P<ed>\d{1,2})\.(?P<em>\d{1,2})\.(?P<ey>\d{4})"
         rf"|(?P<rel>{relative})"
-        rf"|(?:(?:{w.on}) )?(?P<wd3>{long_weekday})"
+        rf"|(?P<wd3>{long_weekday})"
     )
+
     def clock(i: int) -> str:
         return (
             rf"(?P<h{i}>\d{{1,2}})(?:[:.](?P<mi{i}>\d{{2}}))?"
@@ -86,11 +87,11 @@ def _grammar(book: PhraseBook) -> _Grammar:
 
     times = (
         rf"(?P<at>(?:{w.at}) )?(?:{clock(1)})(?: ?(?:{w.range}) ?(?:{clock(2)}))?"
-        r"(?: ?\(?(?P<zone>[A-Z]{2,5}(?:[+-]\d{1,2}(?::?\d{2})?)?"
-        r"|[A-Z][A-Za-z]+/[A-Za-z_]+(?:/[A-Za-z_]+)?)\b\)?)?"
+        r"(?: ?\(?(?P<zone>(?-i:[A-Z]{2,5})(?:[+-]\d{1,2}(?::?\d{2})?)?"
+        r"|(?-i:[A-Z])[A-Za-z]+/[A-Za-z_]+(?:/[A-Za-z_]+)?)\b\)?)?"
     )
     grammar = _Grammar(
-        date=re.compile(rf"\b(?:{date_expr})\b", re.I),
+        date=re.compile(rf"\b(?:(?:{w.on}) )?(?:{date_expr})\b", re.I),
         after=re.compile(rf",? ?(?:{times})", re.I),
         before=re.compile(rf"(?:{times}),? (?:(?:{w.on}) )?$", re.I),
     )
@@ -113,7 +114,11 @@ def find_times(flat: str, *, ref: datetime, tz: ZoneInfo, book: PhraseBook) -> l
         if day is None:
             continue
         tail = grammar.after.match(flat, match.end())
-        head = None if tail else grammar.before.search(flat[max(0, match.start() - 60) : match.start()])
+        head = (
+            None
+            if tail
+            else grammar.before.search(flat[max(0, match.start() - 60) : match.start()])
+        )
         clock = tail or head
         if clock is None:
             continue

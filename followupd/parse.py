@@ -8,6 +8,7 @@ values); `followupd.parse_ics` turns calendar parts into `CalendarPart` records.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -20,8 +21,12 @@ import html2text
 import mailparser
 from dateutil import parser as dateparser
 
-from followupd.parse_ics import MAX_CALENDAR_BYTES, parse_calendar
 from followupd.model import Address, CalendarPart, ParsedMessage
+from followupd.parse_ics import MAX_CALENDAR_BYTES, parse_calendar
+
+# mail-parser logs a warning for every part type it does not render (text/calendar among
+# them); those are expected here and would drown the daemon's own log.
+logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 MAX_RAW_BYTES = 16 * 1024 * 1024
 MAX_TEXT_CHARS = 1024 * 1024
@@ -126,11 +131,12 @@ def _parse(data: bytes, default_tz: ZoneInfo) -> ParsedMessage:
     except Exception as exc:
         raise MalformedMessage(f"MIME parser failed ({type(exc).__name__}: {exc})") from exc
     msg: Message = mail.message
-    if msg is None or not any(k.lower() in _KNOWN_HEADERS for k in msg.keys()):
+    if msg is None or not any(k.lower() in _KNOWN_HEADERS for k in msg):
         raise MalformedMessage("no mail headers found")
     defects.extend(_mailparser_defects(mail.defects))
+    raw_headers = _raw_headers(msg)
 
-    message_id = _first_id(_header(msg, "message-id"))
+    message_id = _first_id(_decode(raw_headers.get("message-id")))
     if message_id is None:
         message_id = synthesise_message_id(full)
         defects.append("no Message-ID; synthesised from the content hash")
@@ -139,43 +145,65 @@ def _parse(data: bytes, default_tz: ZoneInfo) -> ParsedMessage:
     defects.extend(text_defects)
     calendar, cal_defects = _calendar_parts(msg, default_tz)
     defects.extend(cal_defects)
-    date = _date(_header(msg, "date"), defects)
+    date = _date(_decode(raw_headers.get("date")), defects)
     senders = _addresses(mail.from_)
 
     return ParsedMessage(
         message_id=message_id,
-        subject=_WS.sub(" ", _header(msg, "subject") or "").strip(),
+        subject=_decode(raw_headers.get("subject")) or "",
         date=date,
         sender=senders[0] if senders else None,
         reply_to=_addresses(mail.reply_to),
         to=_addresses(mail.to),
         cc=_addresses(mail.cc),
-        in_reply_to=_first_id(_header(msg, "in-reply-to")),
-        references=_ids(_header(msg, "references")),
-        headers=_triage_headers(msg),
+        in_reply_to=_first_id(_decode(raw_headers.get("in-reply-to"))),
+        references=_ids(_decode(raw_headers.get("references"))),
+        headers=_triage_headers(raw_headers),
         text=text,
         calendar=calendar,
         defects=tuple(defects[:MAX_DEFECTS]),
     )
 
 
-def _header(msg: Message, name: str) -> str | None:
-    """The first `name` header, RFC 2047-decoded; None when absent."""
-    value: Any = msg.get(name)
-    if value is None:
+def _raw_headers(msg: Message) -> dict[str, str]:
+    """The first occurrence of each header this module reads, undecoded."""
+    wanted = {"subject", "date", "message-id", "in-reply-to", "references", *TRIAGE_HEADERS}
+    found: dict[str, str] = {}
+    for key, value in msg.raw_items():
+        name = key.lower()
+        if name in wanted and name not in found:
+            found[name] = str(value)[:MAX_HEADER_CHARS]
+    return found
+
+
+def _decode(raw: str | None) -> str | None:
+    """RFC 2047 words decoded; raw 8-bit bytes read as UTF-8 (or Windows-1252)."""
+    if raw is None:
         return None
-    raw = str(value)[:MAX_HEADER_CHARS]
+    text = _undo_surrogates(raw)
     try:
-        decoded = str(make_header(decode_header(raw)))
+        decoded = str(make_header(decode_header(text)))
     except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
-        decoded = raw
+        decoded = text
     return _WS.sub(" ", decoded).strip()
 
 
-def _triage_headers(msg: Message) -> dict[str, str]:
+def _undo_surrogates(text: str) -> str:
+    # The stdlib keeps undecodable header bytes as lone surrogates; recover the bytes.
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+def _triage_headers(raw: dict[str, str]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name in TRIAGE_HEADERS:
-        value = _header(msg, name)
+        value = _decode(raw.get(name))
         if value is not None:
             headers[name] = value
     return headers

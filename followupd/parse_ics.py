@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -50,6 +51,10 @@ WINDOWS_ZONES: Mapping[str, str] = {
     "Coordinated Universal Time": "UTC",
 }
 _ROOM_TYPES = frozenset({"ROOM", "RESOURCE"})
+# icalendar warns when it strips a vendor prefix from a TZID; we resolve TZIDs ourselves.
+_GUESS_WARNING = getattr(icalendar, "GloballyUniqueTZIDGuessed", None)
+if isinstance(_GUESS_WARNING, type) and issubclass(_GUESS_WARNING, Warning):
+    warnings.filterwarnings("ignore", category=_GUESS_WARNING)
 _IANA_TAIL = re.compile(r"([A-Za-z]+(?:/[A-Za-z0-9_+-]+){1,2})$")
 
 
@@ -68,7 +73,7 @@ def parse_calendar(
         text = payload.decode("utf-8", errors="replace")
     try:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         # icalendar raises a wide variety of errors on broken input.
         return [], [f"unparseable iCalendar ({type(exc).__name__}: {str(exc)[:120]})"]
     events: list[CalendarPart] = []
@@ -84,7 +89,7 @@ def parse_calendar(
                 return events, defects
             try:
                 events.append(_event(event, cal_method, locations, default_tz, defects))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad event must not hide the others
                 defects.append(f"unreadable VEVENT ({type(exc).__name__}: {str(exc)[:120]})")
     return events, defects
 

@@ -18,13 +18,44 @@ from followupd.model import Kind
 
 _PACKAGE = "followupd.phrases"
 _FLAGS = re.IGNORECASE
-_ROLE = r"(?P<role>(?-i:[A-Z])[\w/&+#.'-]*(?: [\w/&+#.'()-]+){0,6}?)"
-_COMPANY = r"(?P<company>(?-i:[A-Z0-9])[\w&.'-]*(?: (?:&|(?-i:[A-Z0-9])[\w&.'-]*)){0,3})"
+# Titles are capitalised word by word, except for a few joining words ("Head of Sales").
+_ROLE = (
+    r"(?P<role>(?-i:[A-Z])[\w/&+#.'-]*"
+    r"(?: (?:(?-i:[A-Z(])[\w/&+#.'()-]*|of|and|for|&|-|/)){0,6}?)"
+)
+_COMPANY = (
+    r"(?P<company>(?-i:[A-Z0-9])[\w&'-]*(?:\.[\w&'-]+)*"
+    r"(?: (?:&|(?-i:[A-Z0-9])[\w&'-]*(?:\.[\w&'-]+)*)){0,3})"
+)
 _TOP_KEYS = frozenset(
-    "kinds negatives job_terms quote_markers signoffs reply_context promised_reply "
-    "new_time_cues durations interviewer_intros role_nouns roles companies company_suffixes "
-    "company_stopwords signature_titles job_id ats_domains freemail_domains noreply rooms "
-    "numbers weekdays months relative_days dates".split()
+    {
+        "kinds",
+        "negatives",
+        "job_terms",
+        "quote_markers",
+        "signoffs",
+        "reply_context",
+        "promised_reply",
+        "new_time_cues",
+        "durations",
+        "interviewer_intros",
+        "role_nouns",
+        "roles",
+        "companies",
+        "company_suffixes",
+        "company_stopwords",
+        "signature_titles",
+        "job_id",
+        "ats_domains",
+        "freemail_domains",
+        "noreply",
+        "rooms",
+        "numbers",
+        "weekdays",
+        "months",
+        "relative_days",
+        "dates",
+    }
 )
 
 
@@ -164,9 +195,10 @@ def _load(languages: tuple[str, ...] | None) -> PhraseBook:
     return _Builder(merged, tuple(n[:-5] for n in chosen)).build()
 
 
-def _merge(into: dict[str, Any], data: Mapping[Any, Any]) -> None:
-    for key, value in data.items():
-        key = str(key) if not isinstance(key, int | float) else key
+def _merge(into: dict[Any, Any], data: Mapping[Any, Any]) -> None:
+    for raw_key, value in data.items():
+        # Weights stay numbers; every other key is a name.
+        key = raw_key if isinstance(raw_key, int | float) else str(raw_key)
         old = into.get(key)
         if isinstance(old, dict) and isinstance(value, dict):
             _merge(old, value)
@@ -176,8 +208,8 @@ def _merge(into: dict[str, Any], data: Mapping[Any, Any]) -> None:
             into[key] = value if not isinstance(value, dict) else _merge_copy(value)
 
 
-def _merge_copy(value: Mapping[Any, Any]) -> dict[str, Any]:
-    copy: dict[str, Any] = {}
+def _merge_copy(value: Mapping[Any, Any]) -> dict[Any, Any]:
+    copy: dict[Any, Any] = {}
     _merge(copy, value)
     return copy
 
@@ -195,8 +227,8 @@ class _Builder:
         self.weekdays = self._int_map("weekdays")
         self.months = self._int_map("months")
         dates = data.get("dates") or {}
-        if not isinstance(dates, dict):
-            raise PhraseBookError("dates: must be a mapping")
+        if not isinstance(dates, dict) or not all(isinstance(k, str) for k in dates):
+            raise PhraseBookError("dates: must be a mapping with quoted keys (write 'on':)")
         self.words = DateWords(
             **{
                 field: _alternation([str(w) for w in dates.get(field, [])])

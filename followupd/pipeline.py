@@ -14,7 +14,7 @@ from followupd.config import Config
 from followupd.errors import FollowupdError, MailboxError
 from followupd.mailbox.base import Fetched, Mailbox
 from followupd.model import Address, Kind, ParsedMessage, Recognition
-from followupd.planner import Person, plan_application
+from followupd.planner import Person, plan_application, why_dropped
 from followupd.records import Action, Application, Event
 from followupd.ruleset import RuleSet
 from followupd.timing import Calendar
@@ -220,7 +220,7 @@ class Engine:
             wanted = {a.key for a in plan.actions}
             for key, old in existing.items():
                 if old.state == "planned" and key not in wanted:
-                    why = plan.dropped.get(key, f"{old.rule}: no longer applies")
+                    why = plan.dropped.get(key) or why_dropped(app, old)
                     self.tracker.cancel_action(db, key, why)
                     report.add(now, "cancelled", why)
 

@@ -196,6 +196,19 @@ def _cancelled_by(rule: Rule, app: Application, trig: _Trigger) -> str | None:
     return None
 
 
+def why_dropped(app: Application, action: Action) -> str:
+    """A readable reason for dropping a planned action that the rules no longer want."""
+    anchor = next((e for e in app.events if e.id == action.event_id), None)
+    later = [e for e in app.events if anchor is None or e.at > anchor.at]
+    for e in later:
+        if e.direction == "out":
+            return f"{action.rule} cancelled: you wrote to them on {e.at:%Y-%m-%d}"
+        if e.kind is not Kind.OTHER or e.is_reply:
+            what = "a reply" if e.kind is Kind.OTHER else f"a {e.kind.value}"
+            return f"{action.rule} cancelled: {what} arrived on {e.at:%Y-%m-%d}"
+    return f"{action.rule} cancelled: no longer applies"
+
+
 def _addressed(
     rule: Rule, app: Application, trig: _Trigger, me: Person
 ) -> list[tuple[tuple[Address, ...], tuple[Address, ...], str]]:

@@ -34,6 +34,8 @@ _SPACES = re.compile(r"[ \t\f\v]+")
 _ANY_WS = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{2,}")
 MAX_SCAN_CHARS = 200_000
+# Phrases that matter sit near the top of a message; this keeps huge mails cheap.
+MAX_PHRASE_CHARS = 64_000
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,10 @@ def prepare(msg: ParsedMessage, book: PhraseBook) -> Texts:
     return Texts(
         subject=flatten(normalise(msg.subject)),
         fresh=fresh,
-        flat=flatten(fresh),
+        flat=flatten(fresh[: MAX_PHRASE_CHARS * 2])[:MAX_PHRASE_CHARS],
         body="\n".join(body_lines).strip(),
         signature="\n".join(signature_lines).strip(),
-        full_flat=flatten(text),
+        full_flat=flatten(text[: MAX_PHRASE_CHARS * 2])[:MAX_PHRASE_CHARS],
     )
 
 

@@ -17,7 +17,7 @@ def stage(app: Application, now: datetime) -> str:
     if any(e.kind is Kind.REJECTION for e in inbound):
         return "rejected"
     rounds = [r for r in interview_rounds(app) if r.cancelled is None]
-    if any(r.interview.start > now for r in rounds):
+    if any(r.interview.end > now for r in rounds):
         return "interview scheduled"
     if rounds:
         return "interviewed"

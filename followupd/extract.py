@@ -1,0 +1,386 @@
+"""Pull the facts out of a classified message: company, role, interview time, people, dates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from followupd.extract_when import FoundTime, duration, find_times, promised_reply
+from followupd.model import Address, CalendarPart, Interview, Kind, ParsedMessage
+from followupd.phrasebook import PhraseBook
+from followupd.recognise_text import Texts, flatten
+
+DEFAULT_LENGTH = timedelta(hours=1)
+INTERVIEW_KINDS = frozenset(
+    {Kind.INVITATION, Kind.CONFIRMATION, Kind.RESCHEDULE, Kind.CANCELLATION}
+)
+_NAME = re.compile(
+    r"(?:(?:our|the|your) [\w -]{0,40}?,? )?"
+    r"(?P<name>[A-Z][a-z'-]+(?: [A-Z][a-z'-]+){1,2})(?: \((?P<title>[^)]{1,60})\))?"
+)
+_NAME_SEPARATOR = re.compile(r",? and |, |,? & ")
+_SIGNATURE_SPLIT = re.compile(r"\s*(?:,|\||\bat\b| @ | - )\s*")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_EDGE_PUNCT = " \t.,;:!?'\"()[]-"
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu"})
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Everything `extract` found, with notes on where the less obvious facts came from."""
+
+    company: str | None
+    role: str | None
+    interview: Interview | None
+    interviewers: tuple[Address, ...]
+    organiser: Address | None
+    promised_reply_by: date | None
+    job_id: str | None
+    contacts: tuple[Address, ...]
+    evidence: tuple[str, ...]
+
+
+def extract(
+    msg: ParsedMessage,
+    texts: Texts,
+    kind: Kind,
+    *,
+    me: frozenset[str],
+    tz: ZoneInfo,
+    book: PhraseBook,
+) -> Extraction:
+    """Extract company, role, interview, people and dates; `me` holds lower-cased addresses."""
+    notes: list[str] = []
+    people = _known_people(msg)
+    interview = None
+    event = _event(msg.calendar)
+    if kind in INTERVIEW_KINDS:
+        interview = _interview(msg, texts, kind, event, tz, book, notes)
+    interviewers: tuple[Address, ...] = ()
+    if kind in INTERVIEW_KINDS:
+        interviewers = _interviewers(msg, texts, event, me, book, people)
+    reply_by = None
+    if msg.date is not None:
+        found = promised_reply(texts.flat, ref=msg.date, tz=tz, book=book)
+        if found:
+            reply_by = found[0]
+            notes.append(f'promised reply: "{found[1].rstrip(".")}"')
+    organiser = None
+    if kind not in INTERVIEW_KINDS:
+        pass
+    elif event is not None and event.organizer and event.organizer.email.lower() not in me:
+        organiser = event.organizer
+    elif _is_person(msg.sender, me, book):
+        organiser = msg.sender
+    return Extraction(
+        company=_company(msg, texts, me, book, people, notes),
+        role=_role(texts, book),
+        interview=interview,
+        interviewers=interviewers,
+        organiser=organiser,
+        promised_reply_by=reply_by,
+        job_id=_job_id(texts, book),
+        contacts=_contacts(msg, me, book),
+        evidence=tuple(notes),
+    )
+
+
+def _event(events: tuple[CalendarPart, ...]) -> CalendarPart | None:
+    return next((e for e in events if e.start is not None), None)
+
+
+def _interview(
+    msg: ParsedMessage,
+    texts: Texts,
+    kind: Kind,
+    event: CalendarPart | None,
+    tz: ZoneInfo,
+    book: PhraseBook,
+    notes: list[str],
+) -> Interview | None:
+    if event is not None and event.start is not None:
+        end = event.end if event.end and event.end > event.start else event.start + DEFAULT_LENGTH
+        return Interview(
+            start=event.start,
+            end=end,
+            timezone=event.timezone or tz.key,
+            location=event.location,
+            uid=event.uid,
+            sequence=event.sequence,
+        )
+    if msg.date is None:
+        return None
+    found = find_times(texts.flat, ref=msg.date, tz=tz, book=book)
+    if not found:
+        found = find_times(texts.subject, ref=msg.date, tz=tz, book=book)
+    chosen = _choose_time(found, texts.flat, kind, msg.date, book)
+    if chosen is None:
+        return None
+    notes.append(f'interview time: "{chosen.text}"')
+    length = duration(texts.flat, book) or DEFAULT_LENGTH
+    return Interview(
+        start=chosen.start, end=chosen.end or chosen.start + length, timezone=chosen.timezone
+    )
+
+
+def _choose_time(
+    found: list[FoundTime], flat: str, kind: Kind, ref: datetime, book: PhraseBook
+) -> FoundTime | None:
+    """The interview's time among all times written: in a reschedule the new one."""
+    if not found:
+        return None
+    if kind == Kind.RESCHEDULE:
+        for item in found:
+            before = flat[max(0, item.position - 60) : item.position]
+            if any(cue.search(before) for cue in book.new_time_cues):
+                return item
+        return found[-1]
+    upcoming = [f for f in found if f.start >= ref]
+    return upcoming[0] if upcoming else found[0]
+
+
+def _interviewers(
+    msg: ParsedMessage,
+    texts: Texts,
+    event: CalendarPart | None,
+    me: frozenset[str],
+    book: PhraseBook,
+    people: dict[str, Address],
+) -> tuple[Address, ...]:
+    if event is not None and event.attendees:
+        return tuple(
+            a
+            for a in event.attendees
+            if a.email.lower() not in me and not _is_room(a, book) and not _is_noreply(a, book)
+        )
+    my_names = {a.name.lower() for a in (*msg.to, *msg.cc) if a.name and a.email.lower() in me}
+    result: list[Address] = []
+    for intro in book.interviewer_intros:
+        for match in intro.finditer(texts.flat):
+            for name in _names_after(texts.flat, match.end()):
+                key = name.lower()
+                if key in my_names or key in book.company_stopwords:
+                    continue
+                address = people.get(key, Address(name, ""))
+                if address not in result:
+                    result.append(address)
+    return tuple(result[:8])
+
+
+def _names_after(text: str, pos: int) -> list[str]:
+    names: list[str] = []
+    while len(names) < 6:
+        match = _NAME.match(text, pos)
+        if not match:
+            break
+        names.append(match.group("name"))
+        separator = _NAME_SEPARATOR.match(text, match.end())
+        if not separator:
+            break
+        pos = separator.end()
+    return names
+
+
+def _company(
+    msg: ParsedMessage,
+    texts: Texts,
+    me: frozenset[str],
+    book: PhraseBook,
+    people: dict[str, Address],
+    notes: list[str],
+) -> str | None:
+    label = _domain_label(msg.sender.email if msg.sender else "", me, book)
+    candidates: list[tuple[str, str]] = []
+    for address in (msg.sender, *msg.reply_to):
+        if address and address.name:
+            found = _from_display(address.name, book)
+            if found:
+                candidates.append((found, f'display name "{address.name}"'))
+    candidates += [(c, "signature") for c in _from_signature(texts, book)]
+    candidates += [(c, "subject") for c in _matches(book.company_subject, texts.subject)]
+    candidates += [(c, "body") for c in _matches(book.company_body, texts.flat)]
+    valid = [(_clean_company(c, book), where) for c, where in candidates]
+    valid = [
+        (c, w)
+        for c, w in valid
+        if c
+        and _plausible_company(c, book)
+        and (c.lower() not in people or (label is not None and _same_org(c, label)))
+    ]
+    if label:
+        for name, where in valid:
+            if _same_org(name, label):
+                notes.append(f"company: {where}, matches the sender's domain")
+                return name
+    if valid:
+        notes.append(f"company: {valid[0][1]}")
+        return valid[0][0]
+    if label:
+        notes.append("company: sender's domain")
+        return label.title()
+    return None
+
+
+def _from_display(name: str, book: PhraseBook) -> str | None:
+    """Peel ATS and team wording off a display name: "Acme Recruiting via Greenhouse" → "Acme"."""
+    current, changed = name.strip().strip('"'), False
+    for _ in range(4):
+        for pattern in book.company_display:
+            match = pattern.match(current)
+            if match and match.group("company").strip():
+                current, changed = match.group("company").strip(), True
+                break
+        else:
+            break
+    return current if changed else None
+
+
+def _from_signature(texts: Texts, book: PhraseBook) -> list[str]:
+    block = texts.signature or "\n".join(texts.body.splitlines()[-6:])
+    found = []
+    for line in block.splitlines()[:12]:
+        if len(line) > 80:
+            continue
+        parts = [p for p in _SIGNATURE_SPLIT.split(line.strip()) if p]
+        if len(parts) >= 2 and book.signature_titles.search(" ".join(parts[:-1])):
+            found.append(parts[-1])
+        elif line.strip().lower().split(" ")[-1] in book.company_suffixes and len(line) < 60:
+            found.append(line.strip())
+    return found
+
+
+def _matches(patterns: Iterable[re.Pattern[str]], text: str) -> list[str]:
+    found = []
+    for pattern in patterns:
+        found += [m.group("company") for m in pattern.finditer(text)]
+    return found
+
+
+def _clean_company(name: str, book: PhraseBook) -> str:
+    words = name.strip(_EDGE_PUNCT).replace("'s ", " ").split()
+    if words and words[-1].endswith("'s"):
+        words[-1] = words[-1][:-2]
+    while len(words) > 1 and words[-1].lower().strip(",") in book.company_suffixes:
+        words.pop()
+    return " ".join(words).strip(_EDGE_PUNCT)
+
+
+def _plausible_company(name: str, book: PhraseBook) -> bool:
+    lower = name.lower()
+    first = lower.split()[0]
+    if len(name) > 40 or len(lower.split()) > 4 or "@" in name or "/" in name:
+        return False
+    if lower in book.company_stopwords or first in book.company_stopwords:
+        return False
+    if first in book.weekdays or first in book.months or not re.search(r"[a-z]", lower):
+        return False
+    return _NOT_ALNUM.sub("", lower) not in {d.split(".")[0] for d in book.ats_domains}
+
+
+def _domain_label(email: str, me: frozenset[str], book: PhraseBook) -> str | None:
+    """The organisation part of the sender's domain, unless it is an ATS, free mail or mine."""
+    domain = email.rpartition("@")[2].lower().strip(".")
+    if not domain or "." not in domain:
+        return None
+    my_domains = {m.rpartition("@")[2] for m in me}
+    for known in (*book.ats_domains, *book.freemail_domains, *my_domains):
+        if domain == known or domain.endswith("." + known):
+            return None
+    parts = domain.split(".")
+    if len(parts) >= 3 and parts[-2] in _SECOND_LEVEL and len(parts[-1]) == 2:
+        return parts[-3]
+    return parts[-2]
+
+
+def _same_org(name: str, label: str) -> bool:
+    norm = _NOT_ALNUM.sub("", name.lower())
+    label = _NOT_ALNUM.sub("", label.lower())
+    if len(norm) < 3 or len(label) < 3:
+        return norm == label
+    return norm == label or norm.startswith(label) or label.startswith(norm)
+
+
+def _role(texts: Texts, book: PhraseBook) -> str | None:
+    sources = (
+        (book.role_subject, texts.subject),
+        (book.role_body, texts.subject),
+        (book.role_body, texts.flat),
+        (book.role_body, texts.full_flat),
+    )
+    for patterns, text in sources:
+        for pattern in patterns:
+            for match in pattern.finditer(text):
+                role = _clean_role(match.group("role"), book)
+                if role:
+                    return role
+    return None
+
+
+def _clean_role(role: str, book: PhraseBook) -> str | None:
+    role = flatten(role).strip(_EDGE_PUNCT.replace("()", "").replace(")", ""))
+    role = re.sub(r"\s+(?:position|role|opening|vacancy|job)$", "", role, flags=re.I)
+    if role.count("(") != role.count(")"):
+        role = role.split("(")[0].strip()
+    words = role.split()
+    if not words or len(words) > 8 or not book.role_nouns.search(role):
+        return None
+    return role
+
+
+def _job_id(texts: Texts, book: PhraseBook) -> str | None:
+    for text in (texts.subject, texts.flat, texts.full_flat):
+        for pattern in book.job_id:
+            for match in pattern.finditer(text):
+                value = match.group("id")
+                if any(ch.isdigit() for ch in value):
+                    return value
+    return None
+
+
+def _contacts(msg: ParsedMessage, me: frozenset[str], book: PhraseBook) -> tuple[Address, ...]:
+    result: list[Address] = []
+    for address in (msg.sender, *msg.reply_to):
+        if (
+            address is not None
+            and _is_person(address, me, book)
+            and all(a.email.lower() != address.email.lower() for a in result)
+        ):
+            result.append(address)
+    return tuple(result)
+
+
+def _is_person(address: Address | None, me: frozenset[str], book: PhraseBook) -> bool:
+    return (
+        address is not None
+        and "@" in address.email
+        and address.email.lower() not in me
+        and not _is_noreply(address, book)
+    )
+
+
+def _is_noreply(address: Address, book: PhraseBook) -> bool:
+    return bool(book.noreply.match(address.email.partition("@")[0]))
+
+
+def _is_room(address: Address, book: PhraseBook) -> bool:
+    local, _, domain = address.email.lower().partition("@")
+    return (
+        domain.endswith("resource.calendar.google.com")
+        or bool(book.rooms.search(address.name))
+        or bool(book.rooms.search(local))
+    )
+
+
+def _known_people(msg: ParsedMessage) -> dict[str, Address]:
+    """Every named address in the message, by lower-cased name, to give names an email."""
+    people: dict[str, Address] = {}
+    everyone = [msg.sender, *msg.reply_to, *msg.to, *msg.cc]
+    for event in msg.calendar:
+        everyone += [event.organizer, *event.attendees]
+    for address in everyone:
+        if address is not None and address.name and address.email:
+            people.setdefault(address.name.lower(), address)
+    return people

@@ -1,0 +1,56 @@
+"""Recognise what a parsed message means for the person's job search.
+
+`recognise` ties the stages together: text preparation (`recognise_text`), the kind with
+its confidence and evidence (`classify`), and the facts (`extract`, `extract_when`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from zoneinfo import ZoneInfo
+
+from followupd.classify import classify
+from followupd.extract import extract
+from followupd.model import Kind, ParsedMessage, Recognition
+from followupd.phrasebook import PhraseBook, load_phrasebook
+from followupd.recognise_text import prepare
+
+
+def default_phrasebook() -> PhraseBook:
+    """The bundled phrase books for every language, loaded once."""
+    return load_phrasebook()
+
+
+def recognise(
+    msg: ParsedMessage,
+    *,
+    me_addresses: Collection[str],
+    tz: ZoneInfo,
+    phrases: PhraseBook | None = None,
+) -> Recognition:
+    """Classify `msg` and extract its facts.
+
+    `me_addresses` are the person's own addresses (never a contact or interviewer); `tz` is
+    their time zone, used for times written without one. Relative dates ("tomorrow",
+    "within two weeks") are resolved against the message's Date header, never the clock.
+    """
+    book = phrases if phrases is not None else default_phrasebook()
+    me = frozenset(a.strip().lower() for a in me_addresses if a and a.strip())
+    texts = prepare(msg, book)
+    verdict = classify(msg, texts, book)
+    facts = extract(msg, texts, verdict.kind, me=me, tz=tz, book=book)
+    automatic = verdict.automatic and verdict.kind == Kind.OTHER
+    return Recognition(
+        kind=verdict.kind,
+        confidence=verdict.confidence,
+        evidence=verdict.evidence + facts.evidence,
+        company=facts.company,
+        role=facts.role,
+        interview=facts.interview,
+        interviewers=facts.interviewers,
+        organiser=facts.organiser,
+        promised_reply_by=facts.promised_reply_by,
+        automatic=automatic,
+        job_id=facts.job_id,
+        contacts=facts.contacts,
+    )
