@@ -55,26 +55,20 @@ def extract(
     """Extract company, role, interview, people and dates; `me` holds lower-cased addresses."""
     notes: list[str] = []
     people = _known_people(msg)
-    interview = None
     event = _event(msg.calendar)
+    interview: Interview | None = None
+    interviewers: tuple[Address, ...] = ()
+    organiser: Address | None = None
     if kind in INTERVIEW_KINDS:
         interview = _interview(msg, texts, kind, event, tz, book, notes)
-    interviewers: tuple[Address, ...] = ()
-    if kind in INTERVIEW_KINDS:
         interviewers = _interviewers(msg, texts, event, me, book, people)
+        organiser = _organiser(msg, event, me, book)
     reply_by = None
     if msg.date is not None:
         found = promised_reply(texts.flat, ref=msg.date, tz=tz, book=book)
         if found:
             reply_by = found[0]
             notes.append(f'promised reply: "{found[1].rstrip(".")}"')
-    organiser = None
-    if kind not in INTERVIEW_KINDS:
-        pass
-    elif event is not None and event.organizer and event.organizer.email.lower() not in me:
-        organiser = event.organizer
-    elif _is_person(msg.sender, me, book):
-        organiser = msg.sender
     return Extraction(
         company=_company(msg, texts, me, book, people, notes),
         role=_role(texts, book),
@@ -86,6 +80,15 @@ def extract(
         contacts=_contacts(msg, me, book),
         evidence=tuple(notes),
     )
+
+
+def _organiser(
+    msg: ParsedMessage, event: CalendarPart | None, me: frozenset[str], book: PhraseBook
+) -> Address | None:
+    """The calendar's organiser, or else the sender when a person wrote the message."""
+    if event is not None and event.organizer and event.organizer.email.lower() not in me:
+        return event.organizer
+    return msg.sender if _is_person(msg.sender, me, book) else None
 
 
 def _event(events: tuple[CalendarPart, ...]) -> CalendarPart | None:
@@ -150,12 +153,14 @@ def _interviewers(
     book: PhraseBook,
     people: dict[str, Address],
 ) -> tuple[Address, ...]:
-    if event is not None and event.attendees:
-        return tuple(
+    if event is not None:
+        attendees = tuple(
             a
             for a in event.attendees
             if a.email.lower() not in me and not _is_room(a, book) and not _is_noreply(a, book)
         )
+        if attendees:
+            return attendees
     my_names = {a.name.lower() for a in (*msg.to, *msg.cc) if a.name and a.email.lower() in me}
     result: list[Address] = []
     for intro in book.interviewer_intros:

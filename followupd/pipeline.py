@@ -254,7 +254,9 @@ class Engine:
             # The APPEND went through before a crash; only the state update was lost.
             self.tracker.set_state(action.key, "drafted")
             return
-        raw = compose_draft(self.ruleset, action, event, me, self.config.me.signature, now)
+        raw = compose_draft(
+            self.ruleset, action, event, me, self.config.me.signature, self.cal.local(now)
+        )
         self.tracker.set_state(action.key, "drafting")
         mailbox.append_draft(raw)
         self.tracker.set_state(action.key, "drafted")

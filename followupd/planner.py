@@ -87,7 +87,7 @@ def plan_application(
                         plan.dropped[key] = f"{rule.name}: already {made} made for this application"
                         continue
                     made += 1
-                plan.actions.append(_action(rule, app, trig, to, cc, key, cal, rounds))
+                plan.actions.append(_action(rule, app, trig, to, cc, key, cal, rounds, me))
     return plan
 
 
@@ -297,6 +297,7 @@ def _action(
     key: str,
     cal: Calendar,
     rounds: list[Round],
+    me: Person,
 ) -> Action:
     due = due_time(rule, trig.anchor, cal)
     who = ", ".join(a.name or a.email for a in to) or "nobody yet (no usable address)"
@@ -315,15 +316,16 @@ def _action(
         reason=reason,
         event_id=trig.event.id,
         context=context,
-        message_id=draft_message_id(key),
+        message_id=draft_message_id(key, me.email),
         account=trig.event.account,
     )
 
 
-def draft_message_id(key: str) -> str:
+def draft_message_id(key: str, my_email: str) -> str:
     """The same action always gets the same Message-ID, so a draft can be recognised anywhere."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return f"followupd.{digest}@followupd.invalid"
+    domain = my_email.rpartition("@")[2] or "followupd.invalid"
+    return f"followupd.{digest}@{domain}"
 
 
 def template_context(

@@ -150,6 +150,13 @@ def test_rfc2047_display_name_is_decoded() -> None:
     assert msg.sender == Address("J\u00fcrgen M\u00fcller", "jm@initech.example")
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_raw_8bit_subject_is_read(encoding: str) -> None:
+    raw = mail(subject="Interview best\u00e4tigt").replace(b"charset=utf-8", b"charset=x")
+    raw = raw.decode("utf-8").encode(encoding)
+    assert parse_message(raw, default_tz=BERLIN).subject == "Interview best\u00e4tigt"
+
+
 def test_thread_ids_without_angle_brackets() -> None:
     msg = sample("05_confirmation_umbrella.eml")
     assert msg.message_id == "5c1e0f27.umbrella05@mail.umbrella.example"
@@ -352,13 +359,13 @@ def _parse_and_recognise(raw: bytes) -> None:
     assert 0.0 <= result.confidence <= 1.0
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000))
 def test_random_bytes_never_raise_anything_else(raw: bytes) -> None:
     _parse_and_recognise(raw)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(SAMPLE_FILES),
     st.lists(

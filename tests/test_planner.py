@@ -143,8 +143,10 @@ def test_follow_up_limit_counts_made_drafts() -> None:
 
 
 def test_message_ids_are_deterministic_and_distinct() -> None:
-    assert draft_message_id("1:thank-you:x") == draft_message_id("1:thank-you:x")
-    assert draft_message_id("1:thank-you:x") != draft_message_id("1:thank-you:y")
+    mine = "jane@example.com"
+    assert draft_message_id("1:thank-you:x", mine) == draft_message_id("1:thank-you:x", mine)
+    assert draft_message_id("1:thank-you:x", mine) != draft_message_id("1:thank-you:y", mine)
+    assert draft_message_id("1:thank-you:x", mine).endswith("@example.com")
 
 
 def test_no_reply_and_first_names() -> None:
