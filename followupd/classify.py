@@ -22,6 +22,7 @@ CALENDAR_REQUEST = 4.0
 CALENDAR_PUBLISH = 3.0
 BULK_HEADER = 2.0
 AUTO_GENERATED = 1.0
+REPLY_SUBJECT = 0.25
 NOT_AN_INTERVIEW = 5.0
 MAX_EVIDENCE = 12
 # How much the runner-up's score takes off the winner's before it becomes a confidence.
@@ -63,8 +64,10 @@ class _Score:
 
 def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classification:
     """Classify one message from its prepared texts; see the module docstring."""
-    kinds = {kind: _score(book.kinds.get(kind, Weighted()), texts) for kind in _PRIORITY}
-    negatives = {neg.name: _score(neg.phrases, texts) for neg in book.negatives}
+    # A reply inherits the subject it answers, so the subject says little about the reply.
+    scale = REPLY_SUBJECT if book.reply_prefix.match(texts.subject) else 1.0
+    kinds = {k: _score(book.kinds.get(k, Weighted()), texts, scale) for k in _PRIORITY}
+    negatives = {neg.name: _score(neg.phrases, texts, scale) for neg in book.negatives}
     automatic_of = {neg.name: neg.automatic for neg in book.negatives}
     hard_of = {neg.name: neg.hard for neg in book.negatives}
     header_notes: list[str] = []

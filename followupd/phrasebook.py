@@ -32,6 +32,7 @@ _TOP_KEYS = frozenset(
         "kinds",
         "negatives",
         "job_terms",
+        "reply_prefixes",
         "quote_markers",
         "signoffs",
         "reply_context",
@@ -119,6 +120,7 @@ class PhraseBook:
     kinds: Mapping[Kind, Weighted]
     negatives: tuple[Negative, ...]
     job_terms: tuple[re.Pattern[str], ...]
+    reply_prefix: re.Pattern[str]
     quote_markers: tuple[re.Pattern[str], ...]
     signoffs: tuple[re.Pattern[str], ...]
     reply_context: tuple[re.Pattern[str], ...]
@@ -283,6 +285,11 @@ class _Builder:
             kinds=kinds,
             negatives=negatives,
             job_terms=self._patterns("job_terms"),
+            reply_prefix=self._compile(
+                rf"^(?:(?:{_alternation([str(w) for w in self._list('reply_prefixes')])})"
+                r"(?:\[\d+\])? ?: ?)+",
+                "reply_prefixes",
+            ),
             quote_markers=self._patterns("quote_markers"),
             signoffs=self._patterns("signoffs"),
             reply_context=self._patterns("reply_context"),

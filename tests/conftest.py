@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.dovecot import Dovecot, remove, start_dovecot
+from tests.stores import ImapStore, MaildirStore, Store
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +27,12 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
     finally:
         remove(server)
+
+
+@pytest.fixture(params=["maildir", pytest.param("imap", marks=pytest.mark.imap)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same test on a local Maildir and on a real Dovecot account."""
+    if request.param == "maildir":
+        yield MaildirStore(tmp_path / "Maildir")
+    else:
+        yield ImapStore(request.getfixturevalue("dovecot"))

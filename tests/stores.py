@@ -1,0 +1,145 @@
+"""Mail stores for end-to-end tests: a Maildir and a Dovecot account, same interface."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import subprocess
+import sys
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+
+from tests.dovecot import Dovecot
+
+PASSWORD_ENV = "FUPD_TEST_PASSWORD"
+
+
+class Store(Protocol):
+    def account_yaml(self) -> str: ...
+    def deliver(self, raw: bytes) -> None: ...
+    def drafts(self) -> list[tuple[set[str], EmailMessage]]: ...
+    def inbox_seen(self) -> list[bool]: ...
+    def env(self) -> dict[str, str]: ...
+
+
+class MaildirStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for sub in ("cur", "new", "tmp"):
+            (root / sub).mkdir(parents=True)
+
+    def account_yaml(self) -> str:
+        return f"  - name: local\n    maildir: {self.root}\n"
+
+    def deliver(self, raw: bytes) -> None:
+        (self.root / "new" / f"{uuid.uuid4().hex}.test").write_bytes(raw)
+
+    def drafts(self) -> list[tuple[set[str], EmailMessage]]:
+        out = []
+        for path in sorted((self.root / ".Drafts" / "cur").glob("*")):
+            flags = set(path.name.rpartition(":2,")[2]) if ":2," in path.name else set()
+            out.append((flags, _message(path.read_bytes())))
+        return out
+
+    def inbox_seen(self) -> list[bool]:
+        # Maildir "seen" is the S flag in a cur/ name; followupd must leave names alone.
+        return [
+            p.parent.name == "cur" and "S" in p.name.rpartition(":2,")[2]
+            for p in sorted(self.root.glob("*/*.test*"))
+        ]
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+
+class ImapStore:
+    def __init__(self, server: Dovecot) -> None:
+        self.server = server
+        server.reset("jane")
+
+    def account_yaml(self) -> str:
+        return (
+            "  - name: work\n    imap:\n"
+            f"      host: {self.server.host}\n      port: {self.server.port}\n"
+            "      username: jane\n"
+            f"      password_env: {PASSWORD_ENV}\n"
+            "      tls: none\n      allow_plaintext_on_loopback: true\n"
+        )
+
+    def deliver(self, raw: bytes) -> None:
+        self.server.append("jane", "INBOX", raw)
+
+    def drafts(self) -> list[tuple[set[str], EmailMessage]]:
+        return [
+            ({f.decode() for f in flags}, _message(raw))
+            for _uid, flags, raw in self.server.fetch_all("jane", "Drafts")
+        ]
+
+    def inbox_seen(self) -> list[bool]:
+        return [b"\\Seen" in flags for _uid, flags, _raw in self.server.fetch_all("jane", "INBOX")]
+
+    def env(self) -> dict[str, str]:
+        return {PASSWORD_ENV: self.server.users["jane"]}
+
+
+def _message(raw: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+class Followupd:
+    """Runs the real command line, as a script or a person would."""
+
+    def __init__(self, tmp_path: Path, store: Store, extra: str = "") -> None:
+        self.config = tmp_path / "config.yaml"
+        self.config.write_text(
+            "me:\n  name: Jane Doe\n  email: jane@example.com\n  timezone: Europe/Berlin\n"
+            "  country: DE\n"
+            f"{extra}"
+            f"state_dir: {tmp_path / 'state'}\n"
+            "accounts:\n" + store.account_yaml()
+        )
+        self.env = {**os.environ, **store.env()}
+
+    def __call__(self, *args: str, expect: int = 0) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "followupd", *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == expect, done.stderr + done.stdout
+        return done.stdout
+
+    def status(self, now: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self("status", "--json", "--now", now))
+        return data
+
+    def status_count(self) -> int:
+        """How many actions are pending (0 while there is no state yet)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "followupd", "status", "--json", "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+            check=False,
+        )
+        return len(json.loads(done.stdout)["actions"]) if done.returncode == 0 else 0
+
+    def start(self) -> subprocess.Popen[str]:
+        """The daemon, as systemd would start it."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "followupd", "-v", "run", "--config", str(self.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
+        )
