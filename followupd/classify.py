@@ -23,6 +23,8 @@ CALENDAR_PUBLISH = 3.0
 BULK_HEADER = 2.0
 AUTO_GENERATED = 1.0
 REPLY_SUBJECT = 0.25
+# Phrases lighter than this are generic words ("interview"); they never make a rival.
+GENERIC = 2.0
 NOT_AN_INTERVIEW = 5.0
 MAX_EVIDENCE = 12
 # How much the runner-up's score takes off the winner's before it becomes a confidence.
@@ -53,12 +55,15 @@ class Classification:
 class _Score:
     total: float = 0.0
     subject: float = 0.0
+    specific: float = 0.0  # from phrases of weight GENERIC and up
     evidence: list[str] = field(default_factory=list)
 
-    def add(self, weight: float, note: str, *, subject: bool = False) -> None:
+    def add(self, weight: float, note: str, *, subject: bool = False, base: float = 0.0) -> None:
         self.total += weight
         if subject:
             self.subject += weight
+        if (base or weight) >= GENERIC:
+            self.specific += weight
         self.evidence.append(note)
 
 
@@ -72,7 +77,7 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     hard_of = {neg.name: neg.hard for neg in book.negatives}
     header_notes: list[str] = []
 
-    forced = _header_verdict(msg, book, header_notes)
+    forced = _header_verdict(msg, header_notes)
     if forced is not None:
         notes = header_notes + negatives.get(forced, _Score()).evidence
         return Classification(Kind.OTHER, 0.97, _limit(notes), True)
@@ -96,7 +101,7 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
 
     best_kind = max(_PRIORITY, key=lambda k: (kinds[k].total, -_PRIORITY.index(k)))
     best = kinds[best_kind].total
-    runner_up = max((kinds[k].total for k in _PRIORITY if k != best_kind), default=0.0)
+    runner_up = max((kinds[k].specific for k in _PRIORITY if k != best_kind), default=0.0)
     neg_name = max(negatives, key=lambda n: negatives[n].total, default="")
     neg = negatives[neg_name].total if neg_name else 0.0
 
@@ -125,27 +130,30 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     return Classification(Kind.OTHER, confidence, _limit(notes), False)
 
 
-def _score(phrases: Weighted, texts: Texts) -> _Score:
+def _score(phrases: Weighted, texts: Texts, subject_scale: float) -> _Score:
     score = _Score()
-    _hits(score, phrases.subject, texts.subject, "subject", subject=True)
-    _hits(score, phrases.body, texts.flat, "body", subject=False)
+    _hits(score, phrases.subject, texts.subject, "subject", subject_scale)
+    _hits(score, phrases.body, texts.flat, "body", 0.0)
     return score
 
 
 def _hits(
-    score: _Score, phrases: Iterable[Phrase], text: str, where: str, *, subject: bool
+    score: _Score, phrases: Iterable[Phrase], text: str, where: str, subject_scale: float
 ) -> None:
+    """Add every phrase found; a `subject_scale` above 0 marks (and scales) subject hits."""
     if not text:
         return
     for phrase in phrases:
         match = phrase.regex.search(text)
         if match:
             snippet = match.group(0).strip().lower()[:60]
-            score.add(phrase.weight, f'{where}: "{snippet}"', subject=subject)
+            weight = phrase.weight * (subject_scale or 1.0)
+            note = f'{where}: "{snippet}"'
+            score.add(weight, note, subject=subject_scale > 0, base=phrase.weight)
 
 
-def _header_verdict(msg: ParsedMessage, book: PhraseBook, notes: list[str]) -> str | None:
-    """ "out_of_office" or "delivery_failure" when headers alone prove it, else None."""
+def _header_verdict(msg: ParsedMessage, notes: list[str]) -> str | None:
+    """The negative category ("out_of_office", "delivery_failure") headers prove, if any."""
     headers = msg.headers
     auto = headers.get("auto-submitted", "").strip().lower()
     if auto.startswith("auto-replied"):
