@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,7 +27,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "tests" / "samples"
@@ -89,29 +94,58 @@ def followupd_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "followupd"]
 
 
-def time_call(func: Callable[[], object]) -> float:
-    """Wall time of one call, in milliseconds."""
-    start = time.perf_counter()
-    func()
-    return (time.perf_counter() - start) * 1000
+def cpu_steal() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs so far, from /proc/stat; (0, 0) elsewhere."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0, 0
+    values = [int(v) for v in fields]
+    return (values[7] if len(values) > 7 else 0), sum(values[:8])
 
 
-def time_command(argv: list[str], env: dict[str, str]) -> float:
-    """Wall time of one subprocess run, in milliseconds; raises if it fails."""
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, env=env, check=False, timeout=120)
-    elapsed = (time.perf_counter() - start) * 1000
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()}")
-    return elapsed
+def load_average() -> str:
+    """The 1-minute load average, or '?'."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
 
 
-def row(label: str, n: int, values: Sequence[float]) -> str:
-    """One table line: label, count, mean, median, p95, max (ms)."""
-    return (
-        f"{label:<44} {n:>5} {statistics.fmean(values):>9.2f} {statistics.median(values):>9.2f}"
-        f" {percentile(values, 95):>9.2f} {max(values):>9.2f}"
-    )
+@dataclass
+class Timings:
+    """Wall and CPU milliseconds of repeated runs of one thing."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def call(self, func: Callable[[], T]) -> T:
+        """Run func once in this process, recording its wall and CPU time."""
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        result = func()
+        self.wall.append((time.perf_counter() - wall0) * 1000)
+        self.cpu.append((time.process_time() - cpu0) * 1000)
+        return result
+
+    def command(self, argv: list[str], env: dict[str, str]) -> None:
+        """Run argv as a subprocess, recording wall time and the child's user+sys CPU time."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall0 = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, env=env, check=False, timeout=120)
+        self.wall.append((time.perf_counter() - wall0) * 1000)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        self.cpu.append(used * 1000)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()}")
+
+    def row(self, label: str) -> str:
+        """One table line: label, n, wall mean/median/p95/max, CPU mean (ms)."""
+        w = self.wall
+        return (
+            f"{label:<46} {len(w):>4} {statistics.fmean(w):>8.1f} {statistics.median(w):>8.1f}"
+            f" {percentile(w, 95):>8.1f} {max(w):>8.1f} {statistics.fmean(self.cpu):>8.1f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,11 +50,13 @@ class Daemon:
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; overdue actions are done on the first pass."""
         self.mailboxes = open_mailboxes(self.config)
+        # Watchers get mailboxes of their own: a connection is never shared between threads.
+        watched = open_mailboxes(self.config)
         self.scheduler.start()
         self.scheduler.add_job(self.wake.set, "interval", seconds=SAFETY_PASS.total_seconds())
         watchers = [
             threading.Thread(target=self._watch, args=(mb,), name=f"watch-{name}", daemon=True)
-            for name, mb in self.mailboxes.items()
+            for name, mb in watched.items()
         ]
         for w in watchers:
             w.start()
@@ -76,6 +78,7 @@ class Daemon:
         finally:
             self.scheduler.shutdown(wait=False)
             close_all(self.mailboxes)
+            close_all(watched)
             self.engine.tracker.close()
             log.info("stopped")
 

@@ -105,6 +105,7 @@ class Followupd:
             "accounts:\n" + store.account_yaml()
         )
         self.env = {**os.environ, **store.env()}
+        self.log = tmp_path / "daemon.log"
 
     def __call__(self, *args: str, expect: int = 0) -> str:
         done = subprocess.run(
@@ -134,12 +135,12 @@ class Followupd:
         )
         return len(json.loads(done.stdout)["actions"]) if done.returncode == 0 else 0
 
-    def start(self) -> subprocess.Popen[str]:
-        """The daemon, as systemd would start it."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "followupd", "-v", "run", "--config", str(self.config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=self.env,
-        )
+    def start(self) -> subprocess.Popen[bytes]:
+        """The daemon, as systemd would start it; its output goes to `self.log`."""
+        with self.log.open("ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "followupd", "-v", "run", "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+            )

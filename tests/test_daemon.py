@@ -62,7 +62,7 @@ def test_daemon_drafts_on_arrival_and_on_time_then_stops_cleanly(
         now = datetime.now(UTC)
         # Due a minute after its Date, which is already past: drafted as soon as it is seen.
         store.deliver(invitation(1, now - timedelta(minutes=5)))
-        assert wait_for(lambda: len(store.drafts()) == 1, 15), "new mail did not wake it"
+        assert wait_for(lambda: len(store.drafts()) == 1, 15), run.log.read_text()
         # Due in about 8 s: nothing else arrives, so only the scheduler can wake it.
         sent = datetime.now(UTC) - timedelta(seconds=52)
         store.deliver(invitation(2, sent))
@@ -83,7 +83,7 @@ def test_daemon_drafts_on_arrival_and_on_time_then_stops_cleanly(
         except subprocess.TimeoutExpired:
             daemon.kill()
             raise
-        output = daemon.stdout.read() if daemon.stdout else ""
+    output = run.log.read_text()
     assert code == 0, output
     assert time.monotonic() - started < 5
     assert "stopped" in output
