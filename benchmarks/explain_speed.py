@@ -18,20 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-T = TypeVar("T")
+from _common import Busyness, Timings, machine_lines
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "tests" / "samples"
@@ -46,30 +40,6 @@ accounts:
   - name: local
     maildir: {maildir}
 """
-
-
-def machine_lines() -> list[str]:
-    """nproc, Python version and CPU model, for the header of the output."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return [
-        f"machine: nproc={os.cpu_count()}  cpu={cpu}",
-        f"python:  {platform.python_implementation()} {platform.python_version()}"
-        f" ({sys.executable})",
-    ]
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """The pct-th percentile (nearest rank) of values."""
-    ordered = sorted(values)
-    rank = max(1, round(pct / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def write_config(tmp: Path) -> Path:
@@ -94,63 +64,9 @@ def followupd_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "followupd"]
 
 
-def cpu_steal() -> tuple[int, int]:
-    """(steal, total) jiffies of all CPUs so far, from /proc/stat; (0, 0) elsewhere."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except (OSError, IndexError):
-        return 0, 0
-    values = [int(v) for v in fields]
-    return (values[7] if len(values) > 7 else 0), sum(values[:8])
-
-
-def load_average() -> str:
-    """The 1-minute load average, or '?'."""
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "?"
-
-
-@dataclass
-class Timings:
-    """Wall and CPU milliseconds of repeated runs of one thing."""
-
-    wall: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
-
-    def call(self, func: Callable[[], T]) -> T:
-        """Run func once in this process, recording its wall and CPU time."""
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        result = func()
-        self.wall.append((time.perf_counter() - wall0) * 1000)
-        self.cpu.append((time.process_time() - cpu0) * 1000)
-        return result
-
-    def command(self, argv: list[str], env: dict[str, str]) -> None:
-        """Run argv as a subprocess, recording wall time and the child's user+sys CPU time."""
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        wall0 = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, env=env, check=False, timeout=120)
-        self.wall.append((time.perf_counter() - wall0) * 1000)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        self.cpu.append(used * 1000)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()}")
-
-    def row(self, label: str) -> str:
-        """One table line: label, n, wall mean/median/p95/max, CPU mean (ms)."""
-        w = self.wall
-        return (
-            f"{label:<46} {len(w):>4} {statistics.fmean(w):>8.1f} {statistics.median(w):>8.1f}"
-            f" {percentile(w, 95):>8.1f} {max(w):>8.1f} {statistics.fmean(self.cpu):>8.1f}"
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the three measurements and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=500, help="in-process calls (about)")
     parser.add_argument("--cli-calls", type=int, default=20, help="subprocess explain runs")
     parser.add_argument("--help-runs", type=int, default=10, help="`followupd --help` runs")
@@ -161,11 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no samples in {SAMPLES}", file=sys.stderr)
         return 1
     repeat = max(1, round(args.calls / len(samples)))
-
-    for line in machine_lines():
-        print(line)
-    print(f"samples: {len(samples)} files from {SAMPLES.relative_to(REPO)}, repeated {repeat}x")
-    print()
+    busy = Busyness()
 
     with tempfile.TemporaryDirectory(prefix="fud-bench-explain-") as tmp_name:
         tmp = Path(tmp_name)
@@ -173,18 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "FOLLOWUPD_CONFIG": str(config)}
 
         # -- 1. in process ------------------------------------------------------------
-        import_start = time.perf_counter()
-        from followupd.explain import explain_message
-
-        import_ms = (time.perf_counter() - import_start) * 1000
-        first_ms = time_call(lambda: explain_message(samples[0], config))
-        per_call: list[float] = []
+        importing, first = Timings(), Timings()
+        explain_message = importing.call(_import_explain)
+        first.call(lambda: explain_message(samples[0], config))
+        warm = Timings()
         kinds: dict[str, int] = {}
         for _ in range(repeat):
             for path in samples:
-                start = time.perf_counter()
-                result = explain_message(path, config)
-                per_call.append((time.perf_counter() - start) * 1000)
+                result = warm.call(lambda path=path: explain_message(path, config))
                 kinds[result["kind"]] = kinds.get(result["kind"], 0) + 1
 
         # -- 1b. the same work split into its stages --------------------------------------
@@ -196,50 +104,77 @@ def main(argv: list[str] | None = None) -> int:
         cfg, _rules = load_checked(config)
         zone = calendar_for(cfg).zone
         raws = [p.read_bytes() for p in samples]
-        load_ms: list[float] = []
-        parse_ms: list[float] = []
-        recognise_ms: list[float] = []
+        loading, parsing, recognising = Timings(), Timings(), Timings()
         for _ in range(repeat):
-            load_ms.append(time_call(lambda: load_checked(config)))
+            loading.call(lambda: load_checked(config))
             for raw in raws:
-                start = time.perf_counter()
-                msg = parse_message(raw, default_tz=zone)
-                parse_ms.append((time.perf_counter() - start) * 1000)
-                start = time.perf_counter()
-                recognise(msg, me_addresses=cfg.me.addresses, tz=zone)
-                recognise_ms.append((time.perf_counter() - start) * 1000)
+                msg = parsing.call(lambda raw=raw: parse_message(raw, default_tz=zone))
+                recognising.call(
+                    lambda msg=msg: recognise(msg, me_addresses=cfg.me.addresses, tz=zone)
+                )
 
         # -- 2. the command ---------------------------------------------------------------
         command = followupd_command()
-        cli_files = [samples[i % len(samples)] for i in range(args.cli_calls)]
-        cli_ms = [
-            time_command([*command, "explain", "--json", "--config", str(config), str(p)], env)
-            for p in cli_files
-        ]
+        cli = Timings()
+        for i in range(args.cli_calls):
+            path = samples[i % len(samples)]
+            cli.command([*command, "explain", "--json", "--config", str(config), str(path)], env)
+        # The same with a bytecode cache for followupd's own modules (an editable install
+        # under PYTHONDONTWRITEBYTECODE=1 compiles them from source on every start).
+        cached_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        cached_env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+        cached = Timings()
+        explain_one = [*command, "explain", "--json", "--config", str(config), str(samples[0])]
+        Timings().command(explain_one, cached_env)  # fills the cache
+        for i in range(max(1, args.cli_calls // 2)):
+            path = samples[i % len(samples)]
+            argv_i = [*command, "explain", "--json", "--config", str(config), str(path)]
+            cached.command(argv_i, cached_env)
 
         # -- 3. start-up ------------------------------------------------------------------
-        help_ms = [time_command([*command, "--help"], env) for _ in range(args.help_runs)]
-        bare_ms = [
-            time_command([sys.executable, "-c", "pass"], env) for _ in range(args.help_runs)
-        ]
+        helps, bare = Timings(), Timings()
+        for _ in range(args.help_runs):
+            helps.command([*command, "--help"], env)
+            bare.command([sys.executable, "-c", "pass"], env)
 
-    header = f"{'what (ms)':<44} {'n':>5} {'mean':>9} {'median':>9} {'p95':>9} {'max':>9}"
+    for line in machine_lines():
+        print(line)
+    print(busy.line())
+    print(f"samples: {len(samples)} files in {SAMPLES.relative_to(REPO)}, repeated {repeat}x")
+    print(
+        f"command: {' '.join(command)}"
+        f"  (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})"
+    )
+    print()
+    header = (
+        f"{'ms per call':<46} {'n':>4} {'mean':>8} {'median':>8} {'p95':>8} {'max':>8} {'cpu':>8}"
+    )
     print(header)
     print("-" * len(header))
-    print(row("explain_message, in process", len(per_call), per_call))
-    print(row("  of which: load_checked (config+rules)", len(load_ms), load_ms))
-    print(row("  of which: parse_message", len(parse_ms), parse_ms))
-    print(row("  of which: recognise", len(recognise_ms), recognise_ms))
-    print(row("`followupd explain --json FILE` (subprocess)", len(cli_ms), cli_ms))
-    print(row("`followupd --help` (subprocess)", len(help_ms), help_ms))
-    print(row("`python -c pass` (bare interpreter)", len(bare_ms), bare_ms))
+    print(warm.row("explain_message(), in process, warm"))
+    print(loading.row("  load_checked() (config + rules + templates)"))
+    print(parsing.row("  parse_message()"))
+    print(recognising.row("  recognise()"))
+    print(importing.row("cold: import followupd.explain"))
+    print(first.row("cold: first explain_message() call"))
+    print(cli.row("`followupd explain --json FILE`"))
+    print(cached.row("  the same with a bytecode cache"))
+    print(helps.row("`followupd --help`"))
+    print(bare.row("`python -c pass`"))
     print()
-    print(f"first in-process call (cold):        {first_ms:9.2f} ms")
-    print(f"import followupd.explain:            {import_ms:9.2f} ms")
-    print(f"in-process throughput:               {1000 / statistics.fmean(per_call):9.1f} msg/s")
-    print(f"command: {' '.join(command)}")
-    print("kinds seen per pass: " + ", ".join(f"{k}={v // repeat}" for k, v in sorted(kinds.items())))
+    print(f"in-process throughput (warm): {1000 / statistics.fmean(warm.wall):.1f} messages/s")
+    print(
+        "kinds per pass over the samples: "
+        + ", ".join(f"{k}={v // repeat}" for k, v in sorted(kinds.items()))
+    )
     return 0
+
+
+def _import_explain() -> Callable[[Path, Path | None], dict[str, object]]:
+    """Import followupd.explain (timed as part of the cold start)."""
+    from followupd.explain import explain_message
+
+    return explain_message
 
 
 if __name__ == "__main__":

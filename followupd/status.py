@@ -26,6 +26,10 @@ def status_data(config_path: Path | None, now: datetime | None = None) -> dict[s
     try:
         apps = tracker.applications()
         actions = tracker.actions()
+        skipped = [
+            {"account": r["account"], "folder": r["folder"], "key": r["key"], "reason": r["reason"]}
+            for r in tracker.skipped()
+        ]
     finally:
         tracker.close()
     zone = config.me.zone
@@ -49,6 +53,7 @@ def status_data(config_path: Path | None, now: datetime | None = None) -> dict[s
         "applications": out_apps,
         "actions": [_action_json(a, zone) for a in actions if a.state in PENDING],
         "done": [_action_json(a, zone) for a in actions if a.state not in PENDING],
+        "skipped": skipped,
     }
 
 
@@ -89,3 +94,7 @@ def render_status(data: dict[str, Any]) -> None:
             act["due"][:16].replace("T", " "), act["rule"], ", ".join(act["to"]), act["reason"]
         )
     console.print(pending)
+    if data["skipped"]:
+        console.print(f"{len(data['skipped'])} message(s) could not be read:")
+        for s in data["skipped"]:
+            console.print(f"  {s['account']}/{s['folder']} {s['key']}: {s['reason']}", markup=False)

@@ -23,6 +23,7 @@ class Store(Protocol):
     def deliver(self, raw: bytes) -> None: ...
     def drafts(self) -> list[tuple[set[str], EmailMessage]]: ...
     def inbox_seen(self) -> list[bool]: ...
+    def delete_drafts(self) -> None: ...
     def env(self) -> dict[str, str]: ...
 
 
@@ -44,6 +45,10 @@ class MaildirStore:
             flags = set(path.name.rpartition(":2,")[2]) if ":2," in path.name else set()
             out.append((flags, _message(path.read_bytes())))
         return out
+
+    def delete_drafts(self) -> None:
+        for path in (self.root / ".Drafts" / "cur").glob("*"):
+            path.unlink()
 
     def inbox_seen(self) -> list[bool]:
         # Maildir "seen" is the S flag in a cur/ name; followupd must leave names alone.
@@ -78,6 +83,12 @@ class ImapStore:
             ({f.decode() for f in flags}, _message(raw))
             for _uid, flags, raw in self.server.fetch_all("jane", "Drafts")
         ]
+
+    def delete_drafts(self) -> None:
+        with self.server.client("jane") as client:
+            client.select_folder("Drafts")
+            client.delete_messages(client.search("ALL"))
+            client.expunge()
 
     def inbox_seen(self) -> list[bool]:
         return [b"\\Seen" in flags for _uid, flags, _raw in self.server.fetch_all("jane", "INBOX")]

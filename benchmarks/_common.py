@@ -1,0 +1,119 @@
+"""Helpers shared by the benchmark scripts: the machine, how busy it was, timing, percentiles."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, or platform.processor()."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_lines() -> list[str]:
+    """nproc, CPU model and Python version, for the head of a benchmark's output."""
+    return [
+        f"machine: nproc={os.cpu_count()}  cpu={cpu_model()}",
+        f"python:  {platform.python_implementation()} {platform.python_version()}"
+        f" ({sys.executable})",
+    ]
+
+
+def cpu_steal() -> tuple[int, int]:
+    """(steal, total) jiffies over all CPUs since boot, from /proc/stat; (0, 0) elsewhere."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0, 0
+    values = [int(v) for v in fields[:8]]
+    return (values[7] if len(values) > 7 else 0), sum(values)
+
+
+class Busyness:
+    """Load average at start and end, and the share of CPU time stolen by the hypervisor."""
+
+    def __init__(self) -> None:
+        self.load_start = _load()
+        self.steal_start = cpu_steal()
+
+    def line(self) -> str:
+        """One line describing how busy the machine was between creation and now."""
+        steal, total = cpu_steal()
+        steal0, total0 = self.steal_start
+        pct = 100 * (steal - steal0) / (total - total0) if total > total0 else 0.0
+        return (
+            f"load:    1-min load average {self.load_start} at start, {_load()} at end;"
+            f" CPU steal during the run {pct:.0f}%"
+        )
+
+
+def _load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The pct-th percentile of values (nearest rank)."""
+    ordered = sorted(values)
+    rank = max(1, round(pct / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+@dataclass
+class Timings:
+    """Wall and CPU milliseconds of repeated runs of one thing."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def call(self, func: Callable[[], T]) -> T:
+        """Run func once in this process, recording its wall and CPU time."""
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        result = func()
+        self.wall.append((time.perf_counter() - wall0) * 1000)
+        self.cpu.append((time.process_time() - cpu0) * 1000)
+        return result
+
+    def command(self, argv: list[str], env: dict[str, str], timeout: float = 300.0) -> str:
+        """Run argv as a subprocess, recording wall time and the child's user+sys CPU time.
+
+        Returns its standard output; raises RuntimeError when it exits non-zero.
+        """
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall0 = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, env=env, check=False, timeout=timeout)
+        self.wall.append((time.perf_counter() - wall0) * 1000)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        self.cpu.append(used * 1000)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()}")
+        return done.stdout.decode("utf-8", "replace")
+
+    def row(self, label: str) -> str:
+        """One table line: label, n, wall mean/median/p95/max, CPU mean (ms)."""
+        w = self.wall
+        return (
+            f"{label:<46} {len(w):>4} {statistics.fmean(w):>8.1f} {statistics.median(w):>8.1f}"
+            f" {percentile(w, 95):>8.1f} {max(w):>8.1f} {statistics.fmean(self.cpu):>8.1f}"
+        )
