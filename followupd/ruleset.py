@@ -12,17 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from followupd.errors import Problem, UserInputError
-from followupd.model import Kind
 from followupd.timing import Offset, parse_offset
 from followupd.yamlsource import YamlDocument, load_yaml, validate
-
-# What a rule can react to: every message kind, plus the derived triggers.
-TRIGGERS = ("interview", "silence", *(k.value for k in Kind if k is not Kind.OTHER))
-# What can cancel a pending action: message kinds, a non-automatic company reply, or mail sent
-# by the person into the application's thread.
-CANCELLERS = (*TRIGGERS[2:], "reply", "sent")
-ANCHORS = ("message", "interview_start", "interview_end", "last_contact", "promised_reply_by")
-RECIPIENTS = ("interviewers", "sender", "organiser", "contact", "me", "references")
 
 Trigger = Literal[
     "interview",

@@ -18,7 +18,7 @@ from imapclient.imapclient import DRAFTS, SENT
 from followupd.config import ImapSettings
 from followupd.errors import MailboxError
 from followupd.mailbox.base import Fetched, FolderRoles, Mailbox
-from followupd.mailbox.maildir import message_id_of, normalize_message_id
+from followupd.mailbox.maildir import message_id_of, wanted_ids
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +212,7 @@ class ImapMailbox(Mailbox):
 
     def find_message_ids(self, folder: str, message_ids: Collection[str]) -> set[str]:
         """Search HEADER Message-ID for each id, then confirm hits against the exact header."""
-        wanted: dict[str, set[str]] = {}
-        for given in message_ids:
-            wanted.setdefault(normalize_message_id(given), set()).add(given)
+        wanted = wanted_ids(message_ids)
         found: set[str] = set()
         if not wanted:
             return found

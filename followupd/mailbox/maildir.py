@@ -34,6 +34,14 @@ def normalize_message_id(value: str) -> str:
     return f"{local}@{domain.lower()}" if at else value
 
 
+def wanted_ids(message_ids: Collection[str]) -> dict[str, set[str]]:
+    """The normalised form of each Message-ID asked for, mapped to the spellings given."""
+    wanted: dict[str, set[str]] = {}
+    for given in message_ids:
+        wanted.setdefault(normalize_message_id(given), set()).add(given)
+    return wanted
+
+
 def message_id_of(head: bytes) -> str | None:
     """The normalised Message-ID in a header block, or None."""
     unfolded = re.sub(rb"\r?\n[ \t]+", b" ", head)
@@ -189,9 +197,7 @@ class MaildirMailbox(Mailbox):
 
     def find_message_ids(self, folder: str, message_ids: Collection[str]) -> set[str]:
         """Which of these Message-IDs are in the folder; reads the headers of each message only."""
-        wanted: dict[str, set[str]] = {}
-        for given in message_ids:
-            wanted.setdefault(normalize_message_id(given), set()).add(given)
+        wanted = wanted_ids(message_ids)
         found: set[str] = set()
         if not wanted:
             return found
