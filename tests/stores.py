@@ -21,6 +21,7 @@ PASSWORD_ENV = "FUPD_TEST_PASSWORD"
 class Store(Protocol):
     def account_yaml(self) -> str: ...
     def deliver(self, raw: bytes) -> None: ...
+    def deliver_sent(self, raw: bytes) -> None: ...
     def drafts(self) -> list[tuple[set[str], EmailMessage]]: ...
     def inbox_seen(self) -> list[bool]: ...
     def delete_drafts(self) -> None: ...
@@ -38,6 +39,12 @@ class MaildirStore:
 
     def deliver(self, raw: bytes) -> None:
         (self.root / "new" / f"{uuid.uuid4().hex}.test").write_bytes(raw)
+
+    def deliver_sent(self, raw: bytes) -> None:
+        sent = self.root / ".Sent"
+        for sub in ("cur", "new", "tmp"):
+            (sent / sub).mkdir(parents=True, exist_ok=True)
+        (sent / "cur" / f"{uuid.uuid4().hex}.test:2,S").write_bytes(raw)
 
     def drafts(self) -> list[tuple[set[str], EmailMessage]]:
         out = []
@@ -77,6 +84,9 @@ class ImapStore:
 
     def deliver(self, raw: bytes) -> None:
         self.server.append("jane", "INBOX", raw)
+
+    def deliver_sent(self, raw: bytes) -> None:
+        self.server.append("jane", "Sent", raw, flags=[b"\\Seen"])
 
     def drafts(self) -> list[tuple[set[str], EmailMessage]]:
         return [

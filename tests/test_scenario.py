@@ -69,3 +69,23 @@ def test_invitation_thank_you_then_rejection(store: Store, tmp_path: Path) -> No
     assert len(store.drafts()) == 4
     assert store.inbox_seen() == [False, False, False]
     assert run.status("2026-11-11T09:45")["actions"] == []
+
+
+def test_sent_drafts_and_own_messages_are_noticed(store: Store, tmp_path: Path) -> None:
+    run = Followupd(tmp_path, store)
+    store.deliver(crlf(INVITATION_ICS))
+    run("run", "--once", "--now", "2026-11-05T18:00")
+    tom = next(m for _f, m in store.drafts() if "Tom" in str(m["To"]))
+    # The person sends Tom's thank-you from their mail client; a copy lands in Sent.
+    store.deliver_sent(tom.as_bytes())
+    run("run", "--once", "--now", "2026-11-06T09:00")
+    status = run.status("2026-11-06T09:00")
+    states = {(a["rule"], a["to"][0]): a["state"] for a in status["done"]}
+    assert states[("thank-you", "tom.lee@acme.example")] == "sent"
+    assert states[("thank-you", "anna.schmidt@acme.example")] == "drafted"
+    # Writing to them starts a new quiet period: the old follow-up gives way to a new one,
+    # five business days after the thank-you was sent (Thu 5 Nov 18:00).
+    assert states[("follow-up-silence", "anna.schmidt@acme.example")] == "cancelled"
+    assert [(a["rule"], a["due"]) for a in status["actions"]] == [
+        ("follow-up-silence", "2026-11-12T09:30:00+01:00")
+    ]
