@@ -68,8 +68,8 @@ def test_malformed_mail_is_skipped_with_a_reason_and_the_rest_goes_on(
 ) -> None:
     run = Followupd(tmp_path, store)
     store.deliver(b"\x00\xff\xfe garbage that is not a message at all \x00" * 50)
-    store.deliver(crlf(NEWSLETTER).replace(b"Content-Type: text/plain; charset=utf-8",
-                                           b"Content-Type: multipart/mixed; boundary=\"x"))  # fmt: skip
+    broken_mime = b'Content-Type: multipart/mixed; boundary="x'
+    store.deliver(crlf(NEWSLETTER).replace(b"Content-Type: text/plain; charset=utf-8", broken_mime))
     store.deliver(crlf(INVITATION_ICS))
     run("run", "--once", "--now", AFTER)
     assert len(store.drafts()) == 3
