@@ -12,9 +12,15 @@ import pytest
 
 SAMPLES = Path(__file__).parent / "samples"
 KINDS = {
-    "invitation", "confirmation", "reschedule", "cancellation",
-    "rejection", "offer", "assessment", "other",
-}  # fmt: skip
+    "invitation",
+    "confirmation",
+    "reschedule",
+    "cancellation",
+    "rejection",
+    "offer",
+    "assessment",
+    "other",
+}
 
 
 def followupd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -109,8 +115,9 @@ def test_unreachable_mailbox_is_exit_1(config: Path, tmp_path: Path) -> None:
 
 
 def test_explain_json_has_the_contract_fields(config: Path) -> None:
-    done = followupd("explain", "--json", "--config", str(config),
-                     str(SAMPLES / "01_invite_google_acme.eml"))  # fmt: skip
+    done = followupd(
+        "explain", "--json", "--config", str(config), str(SAMPLES / "01_invite_google_acme.eml")
+    )
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["kind"] == "invitation"
@@ -135,8 +142,12 @@ def test_explain_json_has_the_contract_fields(config: Path) -> None:
 
 @pytest.mark.parametrize("sample", sorted(SAMPLES.glob("*.eml")), ids=lambda p: p.name)
 def test_explain_works_without_any_config(sample: Path, tmp_path: Path) -> None:
-    done = followupd("explain", "--json", str(sample),
-                     env={"XDG_CONFIG_HOME": str(tmp_path), "FOLLOWUPD_CONFIG": ""})  # fmt: skip
+    done = followupd(
+        "explain",
+        "--json",
+        str(sample),
+        env={"XDG_CONFIG_HOME": str(tmp_path), "FOLLOWUPD_CONFIG": ""},
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["kind"] in KINDS
 
