@@ -48,6 +48,4 @@ def _warn_plain_passwords(config: Config) -> None:
 
 
 def open_engine(config: Config, ruleset: RuleSet) -> Engine:
-    state_dir = config.state_path
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return Engine(config, ruleset, Tracker(state_dir / STATE_FILE))
+    return Engine(config, ruleset, Tracker(config.state_path / STATE_FILE))

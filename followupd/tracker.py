@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -12,7 +11,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from followupd.errors import StateError
 from followupd.model import Kind
 from followupd.records import (
     Action,
@@ -25,50 +23,9 @@ from followupd.records import (
     interview_from_json,
     interview_to_json,
 )
+from followupd.statefile import open_state
 
 log = logging.getLogger(__name__)
-
-APP_ID = 0x46555044  # "FUPD": marks the file as ours, so we never write into a stranger's DB
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE cursors (
-    account TEXT NOT NULL, folder TEXT NOT NULL,
-    validity INTEGER NOT NULL, last_uid INTEGER NOT NULL,
-    PRIMARY KEY (account, folder)
-);
-CREATE TABLE messages (
-    account TEXT NOT NULL, folder TEXT NOT NULL, validity INTEGER NOT NULL, key TEXT NOT NULL,
-    message_id TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
-    seen_at TEXT NOT NULL,
-    PRIMARY KEY (account, folder, validity, key)
-);
-CREATE INDEX messages_by_id ON messages (message_id);
-CREATE TABLE applications (
-    id INTEGER PRIMARY KEY, company TEXT, role TEXT, account TEXT NOT NULL, created TEXT NOT NULL
-);
-CREATE TABLE threads (
-    message_id TEXT PRIMARY KEY, application_id INTEGER NOT NULL REFERENCES applications(id)
-);
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY,
-    application_id INTEGER NOT NULL REFERENCES applications(id),
-    account TEXT NOT NULL, message_id TEXT NOT NULL UNIQUE, direction TEXT NOT NULL,
-    kind TEXT NOT NULL, at TEXT NOT NULL, automatic INTEGER NOT NULL, confidence REAL NOT NULL,
-    subject TEXT NOT NULL, data TEXT NOT NULL
-);
-CREATE INDEX events_by_app ON events (application_id, at);
-CREATE TABLE actions (
-    key TEXT PRIMARY KEY,
-    application_id INTEGER NOT NULL REFERENCES applications(id),
-    account TEXT NOT NULL, rule TEXT NOT NULL, template TEXT NOT NULL,
-    recipients TEXT NOT NULL, due TEXT NOT NULL, reason TEXT NOT NULL,
-    event_id INTEGER NOT NULL, context TEXT NOT NULL, message_id TEXT NOT NULL,
-    state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', updated TEXT NOT NULL
-);
-CREATE INDEX actions_by_due ON actions (state, due);
-CREATE INDEX actions_by_message ON actions (message_id);
-"""
 
 
 def _iso(at: datetime) -> str:
@@ -80,47 +37,7 @@ class Tracker:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fresh = not path.exists() or path.stat().st_size == 0
-        if fresh:
-            # Create the file 0600 before SQLite does, so it is never world-readable.
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        try:
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
-            self._open(fresh)
-        except sqlite3.DatabaseError as exc:
-            raise StateError(
-                f"{path}: not a usable followupd state file ({exc}); move it aside to start afresh"
-            ) from None
-
-    def _open(self, fresh: bool) -> None:
-        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if fresh or (app_id == 0 and version == 0 and not self._has_tables()):
-            self.db.execute("PRAGMA journal_mode=WAL")
-            with self.transaction():
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA application_id={APP_ID}")
-                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            return
-        if app_id != APP_ID:
-            raise StateError(
-                f"{self.path}: this file was not written by followupd; not touching it"
-            )
-        if version > SCHEMA_VERSION:
-            raise StateError(
-                f"{self.path}: written by a newer followupd (schema {version}, this one knows"
-                f" {SCHEMA_VERSION}); upgrade followupd"
-            )
-        check = self.db.execute("PRAGMA quick_check").fetchone()[0]
-        if check != "ok":
-            raise StateError(f"{self.path}: the state file is damaged ({check})")
-        self.db.execute("PRAGMA journal_mode=WAL")
-
-    def _has_tables(self) -> bool:
-        return bool(self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        self.db = open_state(path)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
