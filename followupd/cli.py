@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -27,18 +26,6 @@ config_option = click.option(
     default=None,
     help="Config file (default: $FOLLOWUPD_CONFIG or ~/.config/followupd/config.yaml).",
 )
-
-
-def _setup_logging(verbose: int) -> None:
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
-    env = os.environ.get("FOLLOWUPD_LOG")
-    if env:
-        level = getattr(logging, env.upper(), level)
-    # Under journald, the journal adds its own timestamps.
-    fmt = "%(levelname)s %(name)s: %(message)s"
-    if not os.environ.get("JOURNAL_STREAM"):
-        fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -65,9 +52,12 @@ def _located(line: str) -> bool:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="followupd")
-def cli(verbose: int) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
     """Watch a mailbox for interview mail and put well-timed drafts into Drafts."""
-    _setup_logging(verbose)
+    from followupd.logsetup import setup_logging  # noqa: PLC0415
+
+    setup_logging(verbose)
 
 
 @cli.command()
@@ -102,7 +92,10 @@ def run(config_path: Path | None, once: bool, now_text: str | None) -> None:
             click.echo(f"{h.what:<10} {h.text}")
         return
     from followupd.daemon import Daemon  # noqa: PLC0415
+    from followupd.logsetup import setup_logging  # noqa: PLC0415
 
+    # A service logs what it does by default (INFO); one-off commands only what is wrong.
+    setup_logging(click.get_current_context().find_root().params["verbose"], daemon=True)
     daemon = Daemon(config, engine, SystemClock())
     daemon.install_signal_handlers()
     daemon.run()

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from followupd.errors import FollowupdError, Problem, UserInputError
+from followupd.xdg import config_home, state_home
 from followupd.yamlsource import load_yaml, validate
 
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -216,8 +217,7 @@ class Config(_Strict):
     def state_path(self) -> Path:
         if self.state_dir is not None:
             return self.resolve(self.state_dir)
-        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        return Path(base) / "followupd"
+        return state_home()
 
     @property
     def rules_path(self) -> Path | None:
@@ -229,8 +229,7 @@ def default_config_path() -> Path:
     env = os.environ.get("FOLLOWUPD_CONFIG")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "followupd" / "config.yaml"
+    return config_home() / "config.yaml"
 
 
 def load_config(path: Path | None = None) -> Config:

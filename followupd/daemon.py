@@ -6,6 +6,7 @@ import logging
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, timedelta
 from types import FrameType
@@ -17,7 +18,8 @@ from followupd.clock import Clock
 from followupd.config import Config
 from followupd.errors import MailboxError
 from followupd.mailbox.base import Mailbox
-from followupd.pipeline import Engine
+from followupd.pipeline import Engine, Report
+from followupd.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,11 @@ MAX_BACKOFF = 300.0
 class Daemon:
     """Holds no state of its own: every pass reads and writes the tracker."""
 
-    def __init__(self, config: Config, engine: Engine, clock: Clock) -> None:
+    def __init__(
+        self, config: Config, engine: Engine, clock: Clock, notifier: Notifier | None = None
+    ) -> None:
         self.config = config
+        self.notifier = notifier or Notifier()
         self.engine = engine
         self.clock = clock
         self.wake = threading.Event()
@@ -60,27 +65,72 @@ class Daemon:
         ]
         for w in watchers:
             w.start()
+        self._connect_and_report_ready()
         failures = 0
         try:
             while not self.stop.is_set():
                 self.wake.clear()
+                self.notifier.ping()
                 try:
-                    self.engine.run_once(self.mailboxes, self.clock.now())
+                    report = self.engine.run_once(self.mailboxes, self.clock.now())
                     failures = 0
                 except MailboxError as exc:
                     failures += 1
                     delay = _backoff(failures)
                     log.warning("mailbox problem, retrying in %.0f s: %s", delay, exc)
-                    self.stop.wait(delay)
+                    self.notifier.status(f"mailbox problem, retrying in {delay:.0f} s")
+                    self._sleep(delay)
                     continue
                 self._schedule_next_due()
-                self.wake.wait()
+                self.notifier.status(self._summary(report))
+                self._sleep(None)
         finally:
+            self.notifier.stopping()
             self.scheduler.shutdown(wait=False)
             close_all(self.mailboxes)
             close_all(watched)
             self.engine.tracker.close()
             log.info("stopped")
+
+    def _connect_and_report_ready(self) -> None:
+        """Log in to every account, then tell systemd the service is up.
+
+        An unreachable server does not hold back READY: the daemon is running and
+        retrying, which STATUS says; failing the start would only make systemd give up.
+        """
+        problems = []
+        for name, mailbox in self.mailboxes.items():
+            try:
+                mailbox.roles()  # logs in and finds the folders
+            except MailboxError as exc:
+                problems.append(name)
+                log.warning("%s: cannot connect yet: %s", name, exc)
+        if problems:
+            self.notifier.ready(f"running; cannot reach {', '.join(problems)} yet, retrying")
+        else:
+            self.notifier.ready(f"connected to {len(self.mailboxes)} account(s)")
+
+    def _sleep(self, seconds: float | None) -> None:
+        """Wait for a wake-up (or `seconds`), pinging the watchdog meanwhile."""
+        end = None if seconds is None else time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            step = self.notifier.watchdog_interval
+            if step is None or (left is not None and left < step):
+                step = left
+            if self.wake.wait(step):
+                return
+            self.notifier.ping()
+
+    def _summary(self, report: Report) -> str:
+        due = self.engine.tracker.next_due()
+        drafted = report.count("drafted")
+        head = f"watching {len(self.mailboxes)} account(s); last pass made {drafted} draft(s)"
+        if due is None:
+            return head + "; nothing planned"
+        return head + f"; next action due {due.astimezone(self.config.me.zone):%Y-%m-%d %H:%M}"
 
     def _schedule_next_due(self) -> None:
         due = self.engine.tracker.next_due()

@@ -1,0 +1,34 @@
+"""Where followupd keeps its files: the XDG base directories, created private (0700)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP = "followupd"
+
+
+def config_home() -> Path:
+    """$XDG_CONFIG_HOME/followupd (default ~/.config/followupd)."""
+    return _base("XDG_CONFIG_HOME", ".config") / APP
+
+
+def state_home() -> Path:
+    """$XDG_STATE_HOME/followupd (default ~/.local/state/followupd)."""
+    return _base("XDG_STATE_HOME", ".local/state") / APP
+
+
+def _base(variable: str, default: str) -> Path:
+    value = os.environ.get(variable, "")
+    # The spec says a relative value is invalid and must be ignored.
+    if value and Path(value).is_absolute():
+        return Path(value)
+    return Path.home() / default
+
+
+def private_dir(path: Path) -> Path:
+    """Create the folder (and missing parents) and make it 0700: it holds mail data and secrets."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
