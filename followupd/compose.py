@@ -88,9 +88,11 @@ def compose_draft(
     msg["Subject"] = clean_header(subject)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = f"<{action.message_id}>"
-    msg["In-Reply-To"] = f"<{clean_header(event.message_id)}>"
-    refs = [*event.references, event.message_id]
-    msg["References"] = " ".join(f"<{clean_header(r)}>" for r in refs[-20:])
+    if action.context.get("thread", True):
+        # A note to a third party (a referee) must not reply in the company's thread.
+        msg["In-Reply-To"] = f"<{clean_header(event.message_id)}>"
+        refs = [*event.references, event.message_id]
+        msg["References"] = " ".join(f"<{clean_header(r)}>" for r in refs[-20:])
     msg["X-Followupd-Rule"] = action.rule
     msg.set_content(body, charset="utf-8")
     return msg.as_bytes()
@@ -105,6 +107,7 @@ def sample_context() -> dict[str, Any]:
         "start": "2026-03-03T14:00:00+01:00",
         "end": "2026-03-03T15:00:00+01:00",
         "location": "https://meet.example/abc",
+        "final": False,
     }
     return {
         "company": "Acme",
@@ -116,6 +119,7 @@ def sample_context() -> dict[str, Any]:
         "original_subject": "Interview invitation",
         "promised_reply_by": "2026-03-13",
         "to_note": "",
+        "nth": 1,
         "me": {"name": "Jane Doe", "email": "jane@example.com", "signature": ""},
     }
 

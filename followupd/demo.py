@@ -35,6 +35,12 @@ STYLE = {
 }
 
 
+def wide_console() -> Console:
+    """A console that never wraps a timeline line; piped output gets a wide page, not 80."""
+    console = Console(soft_wrap=True)
+    return console if console.is_terminal else Console(soft_wrap=True, width=160)
+
+
 def _bundled_messages() -> list[tuple[datetime, str, bytes]]:
     folder = importlib.resources.files("followupd.demo_maildir") / "new"
     out = []
@@ -49,7 +55,7 @@ def _bundled_messages() -> list[tuple[datetime, str, bytes]]:
 
 def run_demo(keep: Path | None = None, console: Console | None = None) -> Path:
     """Play the sample job search; returns the folder with its Maildir and state."""
-    console = console or Console()
+    console = console or wide_console()
     work = keep or Path(tempfile.mkdtemp(prefix="followupd-demo-"))
     maildir = work / "Maildir"
     if maildir.exists():

@@ -13,6 +13,7 @@ from followupd.pipeline import calendar_for
 from followupd.planner import Person, plan_application
 from followupd.records import Application, Event
 from followupd.ruleset import RuleSet, load_rules
+from followupd.signals import signals_of
 
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
@@ -68,6 +69,7 @@ def explain_message(path: Path, config_path: Path | None) -> dict[str, Any]:
         promised_reply_by=rec.promised_reply_by,
         contacts=rec.contacts,
         evidence=rec.evidence,
+        signals=signals_of(msg),
     )
     actions: list[dict[str, Any]] = []
     if rec.kind is not Kind.OTHER:

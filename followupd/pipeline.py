@@ -17,6 +17,7 @@ from followupd.model import Address, Kind, ParsedMessage, Recognition
 from followupd.planner import Person, plan_application, why_dropped
 from followupd.records import Action, Application, Event
 from followupd.ruleset import RuleSet
+from followupd.signals import signals_of
 from followupd.timing import Calendar
 from followupd.tracker import Tracker
 
@@ -164,6 +165,9 @@ class Engine:
             sent_action = self.tracker.action_for_message_id(msg.message_id)
             if sent_action is not None:
                 app_id = sent_action.application_id
+            elif app_id is not None:
+                # Many clients give a sent draft a new Message-ID: match it by thread instead.
+                sent_action = self._sent_by_thread(app_id, msg, thread_ids)
         elif app_id is None and rec is not None and rec.kind is not Kind.OTHER and rec.company:
             app_id = self.tracker.find_application(rec.company, rec.role)
         job_mail = rec is not None and rec.kind is not Kind.OTHER
@@ -194,6 +198,28 @@ class Engine:
                 f"{rec.kind.value} ({rec.confidence:.2f}) from {who}: {label}",
             )
         return app_id
+
+    def _sent_by_thread(
+        self, app_id: int, msg: ParsedMessage, thread_ids: list[str]
+    ) -> Action | None:
+        """The made draft this sent message most likely is: same thread, same recipients."""
+        parent = msg.in_reply_to or (thread_ids[-1] if thread_ids else None)
+        if parent is None:
+            return None
+        events = {e.id: e for e in self.tracker.application(app_id).events}
+        sent_to = {a.email.lower() for a in (*msg.to, *msg.cc)}
+        candidates = [
+            a
+            for a in self.tracker.actions(("drafting", "drafted"))
+            if a.application_id == app_id
+            and a.event_id in events
+            and events[a.event_id].message_id == parent
+        ]
+        addressed = [a for a in candidates if sent_to & {x.email.lower() for x in a.to}]
+        if len(addressed) == 1:
+            return addressed[0]
+        blank = [a for a in candidates if not a.to]  # a no-reply draft the person addressed
+        return blank[0] if not addressed and len(blank) == 1 else None
 
     # -- planning ----------------------------------------------------------------------
 
@@ -297,4 +323,5 @@ def _event(
         promised_reply_by=rec.promised_reply_by if rec else None,
         contacts=rec.contacts if rec else (),
         evidence=rec.evidence if rec else (),
+        signals=signals_of(msg) if rec else (),
     )

@@ -12,11 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followupd.model import Address, Kind
 from followupd.records import Action, Application, Event
 from followupd.rounds import Round, interview_rounds
 from followupd.ruleset import Rule
+from followupd.signals import REFERENCES_REQUESTED
 from followupd.timing import Calendar
 
 _NO_REPLY = re.compile(
@@ -70,25 +72,76 @@ def plan_application(
     plan = Plan()
     existing = existing or {}
     rounds = interview_rounds(app)
+    cycle = current_cycle(rounds)
+    budgets = {r.name: r.budget for r in rules}
+    # A budget counts occasions (one per trigger), so one heads-up to each of three references
+    # is one use, like one follow-up.
+    spent: dict[str, set[str]] = {}
+    for old in existing.values():
+        if old.state in MADE:
+            if _counts_per_cycle(old.rule, rules) and old.context.get("cycle", "") != cycle:
+                continue
+            budget = budgets.get(old.rule, old.rule)
+            spent.setdefault(budget, set()).add(old.context.get("occasion", old.key))
     for rule in rules:
         if not rule.enabled:
             continue
-        made = sum(1 for a in existing.values() if a.rule == rule.name and a.state in MADE)
         for trig in _triggers(rule, app, rounds, cal):
-            if not _conditions_hold(rule, app, rounds, trig):
+            if not _conditions_hold(rule, app, rounds, trig, cal):
                 continue
             stopper = _cancelled_by(rule, app, trig)
-            for to, cc, key in _addressed(rule, app, trig, me):
+            addressed = _addressed(rule, app, trig, me)
+            occasion = f"{app.id}:{rule.name}:{trig.ref}"
+            used = spent.setdefault(rule.budget, set())
+            limit = max_drafts(rule)
+            known = occasion in used or any(existing.get(key) for _to, _cc, key in addressed)
+            over = limit is not None and not known and len(used) >= limit
+            if stopper is None and not over and (rule.to != "references" or me.references):
+                used.add(occasion)
+            nth = _nth(addressed, existing, len(used))
+            for to, cc, key in addressed:
                 if stopper is not None:
                     plan.dropped[key] = stopper
-                    continue
-                if rule.max_per_application is not None and existing.get(key) is None:
-                    if made >= rule.max_per_application:
-                        plan.dropped[key] = f"{rule.name}: already {made} made for this application"
-                        continue
-                    made += 1
-                plan.actions.append(_action(rule, app, trig, to, cc, key, cal, rounds, me))
+                elif rule.to == "references" and not to:
+                    plan.dropped[key] = f"{rule.name}: no references listed in the config"
+                elif over:
+                    scope = "interview cycle" if rule.event == "silence" else "application"
+                    plan.dropped[key] = f"{rule.name}: already {len(used)} made in this {scope}"
+                else:
+                    action = _action(rule, app, trig, to, cc, key, cal, rounds, me, nth, cycle)
+                    action.context["occasion"] = occasion
+                    plan.actions.append(action)
     return plan
+
+
+def max_drafts(rule: Rule) -> int | None:
+    """How many drafts a rule (or its group) may make; silence rules default to one."""
+    if rule.event == "silence":
+        return rule.max_per_application or 1
+    return rule.max_per_application
+
+
+def _counts_per_cycle(name: str, rules: Sequence[Rule]) -> bool:
+    # Follow-ups start afresh with each interview round; other limits hold per application.
+    return any(r.name == name and r.event == "silence" for r in rules)
+
+
+def _nth(
+    addressed: list[tuple[tuple[Address, ...], tuple[Address, ...], str]],
+    existing: Mapping[str, Action],
+    used: int,
+) -> int:
+    """Which draft of its budget this is: kept from when it was first planned."""
+    for _to, _cc, key in addressed:
+        if key in existing and "nth" in existing[key].context:
+            return int(existing[key].context["nth"])
+    return max(used, 1)
+
+
+def current_cycle(rounds: list[Round]) -> str:
+    """The interview round the application is in now; a new round starts a new cycle."""
+    live = [r for r in rounds if r.cancelled is None]
+    return live[-1].key if live else ""
 
 
 def _triggers(rule: Rule, app: Application, rounds: list[Round], cal: Calendar) -> list[_Trigger]:
@@ -97,15 +150,27 @@ def _triggers(rule: Rule, app: Application, rounds: list[Round], cal: Calendar) 
         for r in rounds:
             if r.cancelled is not None:
                 continue
-            anchor = r.interview.end if rule.due.anchor == "interview_end" else r.interview.start
-            why = f"interview {fmt_span(r.interview.start, r.interview.end, cal)}"
+            anchor = {
+                "interview_end": r.interview.end,
+                "message": r.first.at,
+            }.get(rule.due.anchor, r.interview.start)
+            label = "final interview" if r.final else "interview"
+            why = f"{label} {fmt_span(r.interview.start, r.interview.end, cal)}"
             out.append(_Trigger(r.key, r.latest, r.first.at, anchor, r, why))
         return out
     if rule.event == "silence":
         return _silence(rule, app, rounds, cal)
+    if rule.event == "references_requested":
+        return [
+            _Trigger(
+                e.message_id, e, e.at, e.at, None, f"references asked for {fmt_day(e.at, cal)}"
+            )
+            for e in app.events
+            if e.direction == "in" and REFERENCES_REQUESTED in e.signals
+        ]
     kind = Kind(rule.event)
     return [
-        _Trigger(e.message_id, e, e.at, e.at, None, f"{kind.value} on {fmt_day(e.at, cal)}")
+        _Trigger(e.message_id, e, e.at, e.at, None, f"{kind.value} received {fmt_day(e.at, cal)}")
         for e in app.events
         if e.direction == "in" and e.kind is kind
     ]
@@ -115,32 +180,56 @@ def _silence(rule: Rule, app: Application, rounds: list[Round], cal: Calendar) -
     contact = last_contact(app, rounds)
     if contact is None:
         return []
-    at, event = contact
+    at, event, round_ = contact
+    # Keyed by the round while the interview is the last contact, so a confirmation or a
+    # reschedule moves the follow-up instead of replacing it.
+    ref = f"silence:{round_.key}" if round_ is not None else f"silence:{event.message_id}"
+    since = _since(at, event, round_, cal)
     if rule.due.anchor == "promised_reply_by":
         promise = promised_reply(app)
         if promise is None:
             return []
         pevent, pdate = promise
         anchor = datetime.combine(pdate, time(12, 0), tzinfo=cal.zone)
-        why = f"no reply since {fmt_day(at, cal)}; reply promised by {fmt_day(anchor, cal)}"
+        phrase = promise_phrase(pevent)
+        said = f" {phrase!r}" if phrase else ""
+        why = f"no reply since {since}; they promised a reply{said} (by {fmt_day(anchor, cal)})"
         return [
             _Trigger(
                 f"promised:{pevent.message_id}", _reply_target(app, event), at, anchor, None, why
             )
         ]
-    why = f"no reply since {fmt_day(at, cal)}"
-    return [_Trigger(f"silence:{event.message_id}", _reply_target(app, event), at, at, None, why)]
+    why = f"no reply since {since}"
+    return [_Trigger(ref, _reply_target(app, event), at, at, round_, why)]
 
 
-def last_contact(app: Application, rounds: list[Round]) -> tuple[datetime, Event] | None:
+def _since(at: datetime, event: Event, round_: Round | None, cal: Calendar) -> str:
+    if round_ is not None:
+        return f"the interview on {fmt_day(at, cal)}"
+    whose = "your message" if event.direction == "out" else "their message"
+    return f"{whose} on {fmt_day(at, cal)}"
+
+
+def promise_phrase(event: Event) -> str:
+    """The words of the promise ("within two weeks"), as the extractor noted them."""
+    for note in event.evidence:
+        m = re.match(r'promised reply: "(.*)"$', note)
+        if m:
+            return m.group(1)
+    return ""
+
+
+def last_contact(
+    app: Application, rounds: list[Round]
+) -> tuple[datetime, Event, Round | None] | None:
     """The latest human contact: a real message either way, or the end of an interview."""
-    best: tuple[datetime, Event] | None = None
+    best: tuple[datetime, Event, Round | None] | None = None
     for e in app.events:
         if not e.automatic and (best is None or e.at >= best[0]):
-            best = (e.at, e)
+            best = (e.at, e, None)
     for r in rounds:
         if r.cancelled is None and (best is None or r.interview.end > best[0]):
-            best = (r.interview.end, r.latest)
+            best = (r.interview.end, r.latest, r)
     return best
 
 
@@ -152,13 +241,23 @@ def promised_reply(app: Application) -> tuple[Event, Any] | None:
     return None
 
 
+def promise_open(app: Application, cal: Calendar) -> bool:
+    """A reply date was promised and the person has not yet written after it passed."""
+    promise = promised_reply(app)
+    if promise is None:
+        return False
+    return not any(e.direction == "out" and cal.local(e.at).date() > promise[1] for e in app.events)
+
+
 def _reply_target(app: Application, fallback: Event) -> Event:
     """Thread a follow-up under the company's latest human message."""
     replies = [e for e in app.events if e.is_reply]
     return replies[-1] if replies else fallback
 
 
-def _conditions_hold(rule: Rule, app: Application, rounds: list[Round], trig: _Trigger) -> bool:
+def _conditions_hold(
+    rule: Rule, app: Application, rounds: list[Round], trig: _Trigger, cal: Calendar
+) -> bool:
     when = rule.when
     if trig.event.confidence < when.min_confidence:
         return False
@@ -168,8 +267,11 @@ def _conditions_hold(rule: Rule, app: Application, rounds: list[Round], trig: _T
     had = any(r.cancelled is None for r in rounds)
     if when.had_interview is not None and when.had_interview != had:
         return False
-    promised = promised_reply(app) is not None
+    promised = promise_open(app, cal)
     if when.promised_reply is not None and when.promised_reply != promised:
+        return False
+    final = trig.round.final if trig.round is not None else any(r.final for r in rounds)
+    if when.final_round is not None and when.final_round != final:
         return False
     has_people = bool(trig.round and any(p.email for p in trig.round.interviewers))
     return when.has_interviewers is None or when.has_interviewers == has_people
@@ -187,11 +289,7 @@ def _cancelled_by(rule: Rule, app: Application, trig: _Trigger) -> str | None:
                 or (e.direction == "in" and e.kind.value == c)
             )
             if hit:
-                what = (
-                    "your own message"
-                    if c == "sent"
-                    else ("a reply" if c == "reply" else f"a {e.kind.value}")
-                )
+                what = "your own message" if c == "sent" else _what(e)
                 return f"{rule.name} cancelled: {what} arrived on {e.at:%Y-%m-%d}"
     return None
 
@@ -200,13 +298,21 @@ def why_dropped(app: Application, action: Action) -> str:
     """A readable reason for dropping a planned action that the rules no longer want."""
     anchor = next((e for e in app.events if e.id == action.event_id), None)
     later = [e for e in app.events if anchor is None or e.at > anchor.at]
-    for e in later:
+    for e in reversed(later):
         if e.direction == "out":
             return f"{action.rule} cancelled: you wrote to them on {e.at:%Y-%m-%d}"
+        if e.kind is Kind.INVITATION:
+            return f"{action.rule} cancelled: a new interview round was set up on {e.at:%Y-%m-%d}"
         if e.kind is not Kind.OTHER or e.is_reply:
-            what = "a reply" if e.kind is Kind.OTHER else f"a {e.kind.value}"
-            return f"{action.rule} cancelled: {what} arrived on {e.at:%Y-%m-%d}"
+            return f"{action.rule} cancelled: {_what(e)} arrived on {e.at:%Y-%m-%d}"
     return f"{action.rule} cancelled: no longer applies"
+
+
+def _what(e: Event) -> str:
+    if e.kind is Kind.OTHER:
+        return "a reply"
+    article = "an" if e.kind.value[0] in "aeiou" else "a"
+    return f"{article} {e.kind.value}"
 
 
 def _addressed(
@@ -272,13 +378,28 @@ def _unique(items: Iterable[Address]) -> list[Address]:
     return out
 
 
-def due_time(rule: Rule, anchor: datetime, cal: Calendar) -> datetime:
-    """Anchor + offset, at the rule's time of day, moved into working or out of quiet hours."""
+def due_time(
+    rule: Rule,
+    anchor: datetime,
+    cal: Calendar,
+    *,
+    again: bool = False,
+    recipient_zone: ZoneInfo | None = None,
+) -> datetime:
+    """Anchor + offset, at the rule's time of day, moved into working or out of quiet hours.
+
+    `again` uses the longer wait of a second draft; `recipient_zone`, where known, keeps the
+    draft inside the recipient's working day too.
+    """
     due = rule.due
-    raw = cal.add(anchor, due.offset)
+    offset = due.again if again and due.again is not None else due.offset
+    raw = cal.add(anchor, offset)
     if due.clock is not None:
         raw = cal.at_time(raw, due.clock)
-    moved = cal.next_working_moment(raw) if due.working_hours else cal.after_quiet_hours(raw)
+    if due.working_hours:
+        moved = cal.next_shared_working_moment(raw, recipient_zone)
+    else:
+        moved = cal.after_quiet_hours(raw)
     limit = due.limit
     if limit is not None:
         deadline = cal.add(anchor, limit)
@@ -298,13 +419,21 @@ def _action(
     cal: Calendar,
     rounds: list[Round],
     me: Person,
+    nth: int,
+    cycle: str,
 ) -> Action:
-    due = due_time(rule, trig.anchor, cal)
+    zone = _recipient_zone(rule, trig, rounds)
+    due = due_time(rule, trig.anchor, cal, again=nth > 1, recipient_zone=zone)
     who = ", ".join(a.name or a.email for a in to) or "nobody yet (no usable address)"
-    reason = f"{rule.name} to {who}, due {fmt_moment(due, cal)}: {trig.why}"
+    reason = f"{rule.name} to {who} planned for {fmt_moment(due, cal)}: {trig.why}"
     if trig.round is not None and trig.round.moved:
         reason += " (rescheduled)"
+    if nth > 1:
+        reason += f"; follow-up number {nth}, after the longer wait of {rule.due.again}"
+    if zone is not None and zone.key != cal.zone.key:
+        reason += f"; inside their working hours ({zone.key})"
     context = template_context(app, trig, to, cal, rounds)
+    context.update(cycle=trig.round.key if trig.round else cycle, nth=nth, thread=rule.thread)
     return Action(
         key=key,
         application_id=app.id,
@@ -319,6 +448,20 @@ def _action(
         message_id=draft_message_id(key, me.email),
         account=trig.event.account,
     )
+
+
+def _recipient_zone(rule: Rule, trig: _Trigger, rounds: list[Round]) -> ZoneInfo | None:
+    """The company's time zone, where the interview's calendar named one."""
+    if rule.to in ("me", "references"):
+        return None
+    live = [r for r in rounds if r.cancelled is None]
+    round_ = trig.round or (live[-1] if live else None)
+    if round_ is None or "/" not in round_.zone:
+        return None
+    try:
+        return ZoneInfo(round_.zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def draft_message_id(key: str, my_email: str) -> str:
@@ -357,7 +500,7 @@ def template_context(
     }
 
 
-def _interview(r: Round | None, cal: Calendar) -> dict[str, str] | None:
+def _interview(r: Round | None, cal: Calendar) -> dict[str, Any] | None:
     if r is None:
         return None
     start = cal.local(r.interview.start)
@@ -368,6 +511,7 @@ def _interview(r: Round | None, cal: Calendar) -> dict[str, str] | None:
         "start": r.interview.start.isoformat(),
         "end": r.interview.end.isoformat(),
         "location": r.interview.location,
+        "final": r.final,
     }
 
 

@@ -32,6 +32,7 @@ class Event:
     promised_reply_by: date | None
     contacts: tuple[Address, ...]
     evidence: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()  # see followupd.signals: references_requested, final_round
 
     @property
     def is_reply(self) -> bool:

@@ -22,6 +22,12 @@ class Round:
     organiser: Address | None
     cancelled: Event | None = None
     moved: int = 0  # how often it was rescheduled
+    final: bool = False  # a message about it called it the final round
+
+    @property
+    def zone(self) -> str:
+        """The interview's time zone name (IANA where the calendar said so)."""
+        return self.interview.timezone
 
 
 def interview_rounds(app: Application) -> list[Round]:
@@ -45,6 +51,7 @@ def interview_rounds(app: Application) -> list[Round]:
                         latest=event,
                         interviewers=event.interviewers,
                         organiser=event.organiser,
+                        final="final_round" in event.signals,
                     )
                 )
             else:
@@ -58,6 +65,7 @@ def interview_rounds(app: Application) -> list[Round]:
                     organiser=event.organiser or old.organiser,
                     cancelled=None,
                     moved=moved,
+                    final=old.final or "final_round" in event.signals,
                 )
         elif event.kind is Kind.CANCELLATION:
             index = _matching_round(rounds, event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +25,7 @@ Trigger = Literal[
     "rejection",
     "offer",
     "assessment",
+    "references_requested",
 ]
 Anchor = Literal["message", "interview_start", "interview_end", "last_contact", "promised_reply_by"]
 Recipient = Literal["interviewers", "sender", "organiser", "contact", "me", "references"]
@@ -55,8 +56,10 @@ class Due(_Strict):
     at: str | None = None  # a local time of day ("09:30") on the day reached by `after`
     working_hours: bool = True
     within: str | None = None  # the latest acceptable moment, relative to the anchor
+    # The wait before the second draft of a rule (or group) that allows two: longer than `after`.
+    again_after: str | None = None
 
-    @field_validator("after", "within")
+    @field_validator("after", "within", "again_after")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
@@ -73,6 +76,10 @@ class Due(_Strict):
     @property
     def offset(self) -> Offset:
         return parse_offset(self.after)
+
+    @property
+    def again(self) -> Offset | None:
+        return parse_offset(self.again_after) if self.again_after else None
 
     @property
     def limit(self) -> Offset | None:
@@ -94,6 +101,7 @@ class Conditions(_Strict):
     had_interview: bool | None = None  # an interview ended before the anchor
     promised_reply: bool | None = None  # the company named a date to reply by
     has_interviewers: bool | None = None
+    final_round: bool | None = None  # the interview round was called a final one
 
 
 class Rule(_Strict):
@@ -108,6 +116,9 @@ class Rule(_Strict):
     due: Due = Due()
     cancel_on: list[Canceller] = []
     max_per_application: int | None = Field(default=None, ge=1)
+    # Rules in one group share max_per_application (both follow-up rules draw on one budget).
+    group: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    thread: bool = True  # reply in the triggering message's thread (not for third parties)
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -117,6 +128,29 @@ class Rule(_Strict):
         if self.due.anchor in {"last_contact", "promised_reply_by"} and self.event != "silence":
             raise ValueError(f"due.anchor {self.due.anchor} needs event: silence")
         return self
+
+    @model_validator(mode="after")
+    def _no_chasing(self) -> Rule:
+        # Two follow-ups is polite persistence; a third is chasing, whatever the rules say.
+        if self.event == "silence" and (self.max_per_application or 1) > 2:
+            raise ValueError("max_per_application is at most 2 for silence rules")
+        if (self.max_per_application or 1) > 1 and self.event == "silence":
+            again, first = self.due.again, self.due.offset
+            if again is None:
+                raise ValueError("a second follow-up needs due.again_after (a longer wait)")
+            if not _longer(again, first):
+                raise ValueError(f"due.again_after ({again}) must be longer than due.after")
+        return self
+
+    @property
+    def budget(self) -> str:
+        """The name drafts are counted under for max_per_application."""
+        return self.group or self.name
+
+
+def _longer(a: Offset, b: Offset) -> bool:
+    """Compare two waits, counting a business day as a day (good enough to order them)."""
+    return a.delta + timedelta(days=a.business_days) > b.delta + timedelta(days=b.business_days)
 
 
 class RuleFile(_Strict):

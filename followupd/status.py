@@ -73,10 +73,11 @@ def _action_json(a: Any, zone: Any) -> dict[str, Any]:
 
 def render_status(data: dict[str, Any]) -> None:
     """A readable table of applications and pending actions."""
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    console = Console()
+    from followupd.demo import wide_console  # noqa: PLC0415
+
+    console = wide_console()
     apps = Table("company", "role", "stage", "last contact", "next action", title="Applications")
     for a in data["applications"]:
         nxt = a["next_action"]

@@ -104,6 +104,26 @@ class Calendar:
             day += timedelta(days=1)
         return self._at_local(day, self.day_start)
 
+    def next_shared_working_moment(self, at: datetime, other: ZoneInfo | None) -> datetime:
+        """The next working moment that is also a weekday working hour in `other`'s zone.
+
+        The recipient's own working hours are taken to be the same span as the person's. When
+        the two working days never overlap, the person's own working hours win.
+        """
+        mine = self.next_working_moment(at)
+        if other is None or other.key == self.zone.key:
+            return mine
+        moment = mine
+        for _ in range(21):  # three weeks of tries is plenty for any two zones that overlap
+            theirs = moment.astimezone(other)
+            if theirs.weekday() < 5 and self.day_start <= theirs.time() < self.day_end:
+                return self.local(moment)
+            day = theirs.date() + timedelta(days=theirs.time() >= self.day_start)
+            while day.weekday() >= 5:
+                day += timedelta(days=1)
+            moment = self.next_working_moment(datetime.combine(day, self.day_start, tzinfo=other))
+        return mine
+
     def is_quiet(self, at: datetime) -> bool:
         t = self.local(at).time()
         if self.quiet_start <= self.quiet_end:

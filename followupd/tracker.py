@@ -165,6 +165,7 @@ class Tracker:
             else None,
             "contacts": addresses_to_json(event.contacts),
             "evidence": list(event.evidence),
+            "signals": list(event.signals),
         }
         cur = db.execute(
             "INSERT INTO events (application_id, account, message_id, direction, kind, at,"
@@ -315,6 +316,7 @@ def _event_from_row(row: sqlite3.Row) -> Event:
         promised_reply_by=date.fromisoformat(promised) if promised else None,
         contacts=addresses_from_json(data.get("contacts")),
         evidence=tuple(data.get("evidence", [])),
+        signals=tuple(data.get("signals", [])),
     )
 
 

@@ -49,7 +49,7 @@ def config(tmp_path: Path) -> Path:
 def test_check_passes_on_a_good_config(config: Path) -> None:
     done = followupd("check", "--config", str(config))
     assert done.returncode == 0, done.stderr
-    assert "6 rule(s)" in done.stdout
+    assert "8 rule(s)" in done.stdout
 
 
 def test_check_reports_every_problem_with_file_and_line(config: Path, tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_check_reports_every_problem_with_file_and_line(config: Path, tmp_path: 
 def _enum_msg() -> str:
     return (
         "Input should be 'interview', 'silence', 'invitation', 'confirmation', 'reschedule',"
-        " 'cancellation', 'rejection', 'offer' or 'assessment'"
+        " 'cancellation', 'rejection', 'offer', 'assessment' or 'references_requested'"
     )
 
 
