@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from followupd.literals import Present
 from followupd.model import CalendarPart, Kind, ParsedMessage
 from followupd.phrasebook import Phrase, PhraseBook, Weighted
 from followupd.recognise_text import Texts
@@ -71,8 +72,9 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     """Classify one message from its prepared texts; see the module docstring."""
     # A reply inherits the subject it answers, so the subject says little about the reply.
     scale = REPLY_SUBJECT if book.reply_prefix.match(texts.subject) else 1.0
-    kinds = {k: _score(book.kinds.get(k, Weighted()), texts, scale) for k in _PRIORITY}
-    negatives = {neg.name: _score(neg.phrases, texts, scale) for neg in book.negatives}
+    look = _Lookups(Present(texts.subject), Present(texts.flat))
+    kinds = {k: _score(book.kinds.get(k, Weighted()), texts, look, scale) for k in _PRIORITY}
+    negatives = {neg.name: _score(neg.phrases, texts, look, scale) for neg in book.negatives}
     automatic_of = {neg.name: neg.automatic for neg in book.negatives}
     hard_of = {neg.name: neg.hard for neg in book.negatives}
     header_notes: list[str] = []
@@ -130,20 +132,36 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     return Classification(Kind.OTHER, confidence, _limit(notes), False)
 
 
-def _score(phrases: Weighted, texts: Texts, subject_scale: float) -> _Score:
+@dataclass(frozen=True)
+class _Lookups:
+    """Required-string lookups shared by every phrase list of one message."""
+
+    subject: Present
+    body: Present
+
+
+def _score(phrases: Weighted, texts: Texts, look: _Lookups, subject_scale: float) -> _Score:
     score = _Score()
-    _hits(score, phrases.subject, texts.subject, "subject", subject_scale)
-    _hits(score, phrases.body, texts.flat, "body", 0.0)
+    _hits(score, phrases.subject, texts.subject, look.subject, "subject", subject_scale)
+    _hits(score, phrases.body, texts.flat, look.body, "body", 0.0)
     return score
 
 
 def _hits(
-    score: _Score, phrases: Iterable[Phrase], text: str, where: str, subject_scale: float
+    score: _Score,
+    phrases: Iterable[Phrase],
+    text: str,
+    present: Present,
+    where: str,
+    subject_scale: float,
 ) -> None:
     """Add every phrase found; a `subject_scale` above 0 marks (and scales) subject hits."""
     if not text:
         return
     for phrase in phrases:
+        # Most phrases cannot match ordinary mail; a substring test says so cheaply.
+        if not present.all(phrase.needs):
+            continue
         match = phrase.regex.search(text)
         if match:
             snippet = match.group(0).strip().lower()[:60]

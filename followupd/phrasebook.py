@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from followupd.literals import required
 from followupd.model import Kind
 
 _PACKAGE = "followupd.phrases"
@@ -66,10 +67,11 @@ class PhraseBookError(ValueError):
 
 @dataclass(frozen=True)
 class Phrase:
-    """One pattern and the weight a hit on it adds."""
+    """One pattern, the weight a hit on it adds, and strings a hit needs (`literals`)."""
 
     regex: re.Pattern[str]
     weight: float
+    needs: tuple[frozenset[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -356,7 +358,8 @@ class _Builder:
             except (TypeError, ValueError) as exc:
                 raise PhraseBookError(f"{where}: weight {weight!r} is not a number") from exc
             for pattern in patterns or []:
-                phrases.append(Phrase(self._compile(str(pattern), f"{where}.{weight}"), w))
+                regex = self._compile(str(pattern), f"{where}.{weight}")
+                phrases.append(Phrase(regex, w, required(regex)))
         return tuple(phrases)
 
     def _patterns(self, key: str) -> tuple[re.Pattern[str], ...]:

@@ -128,11 +128,16 @@ class Engine:
 
         try:
             msg = parse_message(fetched.raw, default_tz=self.cal.zone)
-            rec = (
-                recognise(msg, me_addresses=self.config.me.addresses, tz=self.cal.zone)
-                if direction == "in"
-                else None
-            )
+            rec = None
+            if direction == "in":
+                # Facts of other mail are only kept when it joins a known application's thread.
+                threaded = self.tracker.application_for_thread(_thread_ids(msg)) is not None
+                rec = recognise(
+                    msg,
+                    me_addresses=self.config.me.addresses,
+                    tz=self.cal.zone,
+                    facts_for_other=threaded,
+                )
         except MalformedMessage as exc:
             record("", "skipped", f"malformed: {exc}")
             report.add(now, "skipped", f"{where}: malformed message: {exc}")
@@ -158,7 +163,7 @@ class Engine:
         report: Report,
         now: datetime,
     ) -> int | None:
-        thread_ids = [i for i in (msg.in_reply_to, *msg.references) if i]
+        thread_ids = _thread_ids(msg)
         app_id = self.tracker.application_for_thread(thread_ids)
         sent_action = None
         if direction == "out":
@@ -298,6 +303,10 @@ class Engine:
         self.replan(None, report, now)
         self.make_due(mailboxes, report, now)
         return report
+
+
+def _thread_ids(msg: ParsedMessage) -> list[str]:
+    return [i for i in (msg.in_reply_to, *msg.references) if i]
 
 
 def _event(

@@ -27,17 +27,27 @@ def recognise(
     me_addresses: Collection[str],
     tz: ZoneInfo,
     phrases: PhraseBook | None = None,
+    facts_for_other: bool = True,
 ) -> Recognition:
     """Classify `msg` and extract its facts.
 
     `me_addresses` are the person's own addresses (never a contact or interviewer); `tz` is
     their time zone, used for times written without one. Relative dates ("tomorrow",
     "within two weeks") are resolved against the message's Date header, never the clock.
+    With `facts_for_other` False, mail that is not job mail gets no facts: extraction costs
+    more than classification, and a scan reads mostly such mail.
     """
     book = phrases if phrases is not None else default_phrasebook()
     me = frozenset(a.strip().lower() for a in me_addresses if a and a.strip())
     texts = prepare(msg, book)
     verdict = classify(msg, texts, book)
+    if verdict.kind == Kind.OTHER and not facts_for_other:
+        return Recognition(
+            kind=verdict.kind,
+            confidence=verdict.confidence,
+            evidence=verdict.evidence,
+            automatic=verdict.automatic,
+        )
     facts = extract(msg, texts, verdict.kind, me=me, tz=tz, book=book)
     automatic = verdict.automatic and verdict.kind == Kind.OTHER
     return Recognition(

@@ -1,0 +1,94 @@
+"""Required strings of phrase patterns: the cheap test must never hide a real match."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from followupd.literals import Present, required
+from followupd.model import Kind
+from followupd.parse import parse_message
+from followupd.phrasebook import Phrase, load_phrasebook
+from followupd.recognise import recognise
+from followupd.recognise_text import prepare
+
+SAMPLES = Path(__file__).parent / "samples"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def needs(pattern: str) -> list[list[str]]:
+    return sorted(sorted(s) for s in required(re.compile(pattern, re.IGNORECASE)))
+
+
+def test_literal_runs_and_alternations_are_required() -> None:
+    assert needs(r"(?:interview|call) (?:has been|was) moved") == [
+        [" moved"],
+        ["call", "interview"],
+        ["has been", "was"],
+    ]
+
+
+def test_optional_parts_require_nothing() -> None:
+    assert needs(r"(?:annual )?salary of") == [["salary of"]]
+    assert needs(r"(?:interview|\w+) now") == [[" now"]]
+    assert needs(r"\d+ days?") == [[" day"]]
+
+
+def test_patterns_without_useful_strings_are_always_run() -> None:
+    assert required(re.compile(r"\b\w{3,}\b")) == ()
+    assert Present("anything").all(()) is True
+
+
+def test_lookup_is_case_insensitive_like_the_patterns() -> None:
+    present = Present("We would like to INVITE you to an \u0130nterview")
+    assert present.all((frozenset({"invite you"}),))
+    assert present.all((frozenset({"interview"}),))
+    assert not present.all((frozenset({"invite you"}), frozenset({"salary"})))
+
+
+def _all_phrases() -> list[Phrase]:
+    book = load_phrasebook()
+    phrases: list[Phrase] = []
+    for weighted in [*book.kinds.values(), *(n.phrases for n in book.negatives)]:
+        phrases += [*weighted.subject, *weighted.body]
+    return phrases
+
+
+def test_most_phrases_have_a_cheap_test() -> None:
+    phrases = _all_phrases()
+    with_test = [p for p in phrases if p.needs]
+    assert len(with_test) >= 0.9 * len(phrases)
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.eml")), ids=lambda p: p.name)
+def test_every_real_match_passes_the_cheap_test(path: Path) -> None:
+    book = load_phrasebook()
+    msg = parse_message(path.read_bytes(), default_tz=BERLIN)
+    texts = prepare(msg, book)
+    for text in (texts.subject, texts.flat, texts.full_flat):
+        present = Present(text)
+        for phrase in _all_phrases():
+            if phrase.regex.search(text):
+                assert present.all(phrase.needs), phrase.regex.pattern
+
+
+def test_other_mail_can_skip_the_facts() -> None:
+    raw = (SAMPLES / "16_auto_ack_workday_umbrella.eml").read_bytes()
+    msg = parse_message(raw, default_tz=BERLIN)
+    full = recognise(msg, me_addresses={"jane@example.com"}, tz=BERLIN)
+    quick = recognise(msg, me_addresses={"jane@example.com"}, tz=BERLIN, facts_for_other=False)
+    assert full.kind == quick.kind == Kind.OTHER
+    assert (quick.confidence, quick.automatic) == (full.confidence, full.automatic)
+    assert quick.company is None and quick.contacts == ()
+    assert full.company is not None or full.contacts
+
+
+def test_job_mail_keeps_its_facts_either_way() -> None:
+    raw = (SAMPLES / "01_invite_google_acme.eml").read_bytes()
+    msg = parse_message(raw, default_tz=BERLIN)
+    full = recognise(msg, me_addresses={"jane@example.com"}, tz=BERLIN)
+    quick = recognise(msg, me_addresses={"jane@example.com"}, tz=BERLIN, facts_for_other=False)
+    assert quick == full
