@@ -95,7 +95,8 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
 
     calendar_note = _calendar(msg.calendar, texts, book, kinds, negatives)
     if "meeting" in negatives:
-        automatic_of["meeting"] = False
+        # A private invitation is from a person; one sent to a mailing list is bulk mail.
+        automatic_of["meeting"] = machine is not None
 
     for name, score in negatives.items():
         if hard_of.get(name) and score.subject >= 3:

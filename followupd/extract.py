@@ -25,6 +25,8 @@ _NAME_SEPARATOR = re.compile(r",? and |, |,? & ")
 _SIGNATURE_SPLIT = re.compile(r"\s*(?:,|\||\bat\b| @ | - )\s*")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _EDGE_PUNCT = " \t.,;:!?'\"()[]-"
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'-]*(?: (?:&|and|[A-Z][\w'-]*)){1,4}")
+_CLOCK_START = re.compile(r"^\d{1,2}(?:[:.]\d{2})? ?(?:am|pm)\b|^\d{1,2}[:.]\d{2}\b", re.I)
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu"})
 
 
@@ -198,11 +200,20 @@ def _company(
     notes: list[str],
 ) -> str | None:
     label = _domain_label(msg.sender.email if msg.sender else "", me, book)
+    if label is None:
+        # Mail sent through an ATS or a scheduler names the employer in Reply-To.
+        label = next(
+            (x for a in msg.reply_to if (x := _domain_label(a.email, me, book)) is not None), None
+        )
     candidates: list[tuple[str, str]] = []
     for address in (msg.sender, *msg.reply_to):
         if address and address.name:
             found = _from_display(address.name, book)
-            if found:
+            if found is None and _is_ats(address.email, book):
+                # An ATS sends as "<Employer> <no-reply@ats>": the whole name is the employer.
+                found = address.name.strip().strip('"')
+                candidates.append((found, f'ATS display name "{address.name}"'))
+            elif found:
                 candidates.append((found, f'display name "{address.name}"'))
     candidates += [(c, "signature") for c in _from_signature(texts, book)]
     candidates += [(c, "subject") for c in _matches(book.company_subject, texts.subject)]
@@ -213,9 +224,21 @@ def _company(
         for c, w in valid
         if c
         and _plausible_company(c, book)
-        and (c.lower() not in people or (label is not None and _same_org(c, label)))
+        and (
+            c.lower() not in people
+            or w.startswith("ATS")
+            or (label is not None and _same_org(c, label))
+        )
     ]
     if label:
+        for name, where in valid:
+            if _squash(name) == _squash(label):
+                notes.append(f"company: {where}, matches the sender's domain")
+                return name
+        spelled = _spelled(label, (texts.subject, texts.flat, texts.signature, texts.full_flat))
+        if spelled:
+            notes.append("company: sender's domain, as the text spells it")
+            return spelled
         for name, where in valid:
             if _same_org(name, label):
                 notes.append(f"company: {where}, matches the sender's domain")
@@ -226,6 +249,29 @@ def _company(
     if label:
         notes.append("company: sender's domain")
         return label.title()
+    return None
+
+
+def _is_ats(email: str, book: PhraseBook) -> bool:
+    domain = email.rpartition("@")[2].lower()
+    return any(domain == d or domain.endswith("." + d) for d in book.ats_domains)
+
+
+def _squash(name: str) -> str:
+    return _NOT_ALNUM.sub("", name.lower().replace("&", "and"))
+
+
+def _spelled(label: str, texts: Iterable[str]) -> str | None:
+    """The words in the text that spell a domain label: "meridianbank" → "Meridian Bank"."""
+    target = _squash(label)
+    for text in texts:
+        for run in _CAPITALISED_RUN.finditer(text):
+            words = run.group(0).split(" ")
+            for first in range(len(words)):
+                for last in range(first + 1, min(len(words), first + 4) + 1):
+                    phrase = " ".join(words[first:last])
+                    if _squash(phrase) == target and " " in phrase:
+                        return phrase
     return None
 
 
@@ -282,6 +328,8 @@ def _plausible_company(name: str, book: PhraseBook) -> bool:
         return False
     if first in book.weekdays or first in book.months or not re.search(r"[a-z]", lower):
         return False
+    if _CLOCK_START.match(name) or book.role_nouns.fullmatch(lower.split()[-1]):
+        return False
     return _NOT_ALNUM.sub("", lower) not in {d.split(".")[0] for d in book.ats_domains}
 
 
@@ -326,6 +374,10 @@ def _role(texts: Texts, book: PhraseBook) -> str | None:
 
 def _clean_role(role: str, book: PhraseBook) -> str | None:
     role = flatten(role).strip(_EDGE_PUNCT.replace("()", "").replace(")", ""))
+    # "Litware - Platform Engineer", "Onsite Interview - Staff Designer": the title is last.
+    role = role.rpartition(" - ")[2]
+    if re.search(r"\binterview", role, re.I):
+        return None
     role = re.sub(r"\s+(?:position|role|opening|vacancy|job)$", "", role, flags=re.I)
     if role.count("(") != role.count(")"):
         role = role.split("(")[0].strip()

@@ -33,6 +33,8 @@ ZONE_ABBREVIATIONS: dict[str, float] = {
     "PST": -8,
     "PDT": -7,
 }
+# Zones people name by place rather than by abbreviation.
+ZONE_NAMES: dict[str, str] = {"UK": "Europe/London"}
 _OFFSET_ZONE = re.compile(r"^(?:UTC|GMT)([+-])(\d{1,2})(?::?(\d{2}))?$", re.I)
 _OFFSET_TEXT = re.compile(r"^(\d+) (business days|days|weeks)$")
 
@@ -51,6 +53,7 @@ class FoundTime:
 @dataclass(frozen=True)
 class _Grammar:
     date: re.Pattern[str]
+    next_word: re.Pattern[str]
     after: re.Pattern[str]
     before: re.Pattern[str]
 
@@ -92,6 +95,7 @@ def _grammar(book: PhraseBook) -> _Grammar:
     )
     grammar = _Grammar(
         date=re.compile(rf"\b(?:(?:{w.on}) )?(?:{date_expr})\b", re.I),
+        next_word=re.compile(rf"(?:{w.next}) ", re.I),
         after=re.compile(rf",? ?(?:{times})", re.I),
         before=re.compile(rf"(?:{times}),? (?:(?:{w.on}) )?$", re.I),
     )
@@ -113,6 +117,11 @@ def find_times(flat: str, *, ref: datetime, tz: ZoneInfo, book: PhraseBook) -> l
         day = _resolve_date(match, today, book)
         if day is None:
             continue
+        if match.group("wd3") and grammar.next_word.match(match.group(0)):
+            # "next Wednesday" said on a Tuesday is the Wednesday of next week.
+            monday = today - timedelta(days=today.weekday())
+            if day < monday + timedelta(days=7):
+                day += timedelta(days=7)
         tail = grammar.after.match(flat, match.end())
         head = (
             None
@@ -215,6 +224,8 @@ def _zone(name: str | None, tz: ZoneInfo) -> tuple[tzinfo | None, str]:
     if not name:
         return None, tz.key
     upper = name.upper()
+    if upper in ZONE_NAMES:
+        return ZoneInfo(ZONE_NAMES[upper]), ZONE_NAMES[upper]
     if upper in ZONE_ABBREVIATIONS:
         return _fixed(timedelta(hours=ZONE_ABBREVIATIONS[upper]))
     offset = _OFFSET_ZONE.match(name)
@@ -242,8 +253,10 @@ def duration(flat: str, book: PhraseBook) -> timedelta | None:
         m = pattern.search(flat)
         if not m:
             continue
-        n = _number(m.group("n"), book)
         unit = m.group("unit").lower()
+        if m.group("n").lower() == "half" and unit.startswith("h"):
+            return timedelta(minutes=30)
+        n = _number(m.group("n"), book)
         if n is None or n <= 0:
             continue
         length = timedelta(hours=n) if unit.startswith("h") else timedelta(minutes=n)

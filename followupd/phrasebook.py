@@ -112,6 +112,7 @@ class DateWords:
     am: str
     pm: str
     noon: str
+    next: str  # "next Wednesday": the Wednesday of next week, not the coming one
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ class _Builder:
         self.words = DateWords(
             **{
                 field: _alternation([str(w) for w in dates.get(field, [])])
-                for field in ("at", "on", "range", "of", "ordinal", "am", "pm", "noon")
+                for field in ("at", "on", "range", "of", "ordinal", "am", "pm", "noon", "next")
             }
         )
         weekday = rf"\b(?:{_alternation(list(self.weekdays))})\b"
