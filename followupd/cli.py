@@ -165,6 +165,39 @@ def demo(keep: Path | None) -> None:
     run_demo(keep)
 
 
+@cli.command()
+@config_option
+@click.option("--now", "now_text", metavar="ISO8601", help="Write it as of this time.")
+@click.option("--send", is_flag=True, help="Send it to yourself (needs the notify: section).")
+@handle_errors
+def digest(config_path: Path | None, now_text: str | None, send: bool) -> None:
+    """The weekly pipeline digest: print it, or send it to your own address."""
+    from followupd.clock import SystemClock, parse_now  # noqa: PLC0415
+    from followupd.notify import digest_message, send_to_self  # noqa: PLC0415
+    from followupd.pipeline import calendar_for  # noqa: PLC0415
+    from followupd.setup import load_checked, open_engine  # noqa: PLC0415
+
+    config, ruleset = load_checked(config_path)
+    if send and config.notify is None:
+        raise UserInputError(f"{config.source}: --send needs a notify: section in the config")
+    try:
+        now = parse_now(now_text, config.me.zone) if now_text else SystemClock().now()
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+    engine = open_engine(config, ruleset)
+    try:
+        msg = digest_message(config, engine.tracker, now, calendar_for(config))
+        if send:
+            assert config.notify is not None
+            send_to_self(config.notify, config, msg)
+            click.echo(f"sent to {config.me.email}: {msg['Subject']}")
+        else:
+            click.echo(f"Subject: {msg['Subject']}\n")
+            click.echo(msg.get_content(), nl=False)
+    finally:
+        engine.tracker.close()
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     return cli.main(args=argv, prog_name="followupd")

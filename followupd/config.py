@@ -142,28 +142,33 @@ class ImapSettings(_Strict):
         """Fetch the password now (a command or environment variable), never logged."""
         if self.password is not None:
             return self.password
-        if self.password_env is not None:
-            value = os.environ.get(self.password_env)
-            if not value:
-                raise FollowupdError(f"environment variable {self.password_env} is not set")
-            return value
-        assert self.password_command is not None
-        try:
-            done = subprocess.run(  # noqa: S602 - a shell command line, like mbsync's PassCmd
-                self.password_command,
-                shell=True,
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise FollowupdError("password_command did not finish within 60 s") from None
-        if done.returncode != 0:
-            raise FollowupdError(f"password_command failed with exit code {done.returncode}")
-        lines = done.stdout.decode("utf-8", "replace").splitlines()
-        if not lines or not lines[0]:
-            raise FollowupdError("password_command printed nothing")
-        return lines[0]
+        return fetch_secret(self.password_env, self.password_command)
+
+
+def fetch_secret(env: str | None, command: str | None) -> str:
+    """A password from an environment variable or the first line of a command's output."""
+    if env is not None:
+        value = os.environ.get(env)
+        if not value:
+            raise FollowupdError(f"environment variable {env} is not set")
+        return value
+    assert command is not None
+    try:
+        done = subprocess.run(  # noqa: S602 - a shell command line, like mbsync's PassCmd
+            command,
+            shell=True,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise FollowupdError("password_command did not finish within 60 s") from None
+    if done.returncode != 0:
+        raise FollowupdError(f"password_command failed with exit code {done.returncode}")
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    if not lines or not lines[0]:
+        raise FollowupdError("password_command printed nothing")
+    return lines[0]
 
 
 class Account(_Strict):
@@ -178,14 +183,57 @@ class Account(_Strict):
         return self
 
 
-class Smtp(_Strict):
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class Digest(_Strict):
+    """When the weekly pipeline digest goes out (in me.timezone)."""
+
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    at: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+    @property
+    def hour(self) -> int:
+        return int(self.at[:2])
+
+    @property
+    def minute(self) -> int:
+        return int(self.at[3:])
+
+
+class NotifySettings(_Strict):
+    """SMTP for notes to yourself. No recipient setting: it only ever writes to me.email."""
+
     host: str
     port: int = Field(default=587, ge=1, le=65535)
+    tls: Literal["implicit", "starttls", "none"] = "starttls"
     username: str | None = None
     password_command: str | None = None
     password_env: str | None = None
-    tls: Literal["implicit", "starttls", "none"] = "starttls"
-    notify_drafts: bool = True
+    ca_file: Path | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    drafts_waiting: bool = True  # a short note after a pass that made drafts
+    digest: Digest | None = Digest()  # null: no weekly digest
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NotifySettings:
+        given = [k for k in ("password_command", "password_env") if getattr(self, k)]
+        if self.username is None and given:
+            raise ValueError(f"{given[0]} needs a username")
+        if self.username is not None and len(given) != 1:
+            raise ValueError(
+                "with a username, give exactly one of password_command or password_env"
+                f" (found {len(given) or 'none'})"
+            )
+        if self.tls == "none" and self.host not in _LOOPBACK:
+            raise ValueError("tls: none is allowed only for a loopback host")
+        return self
+
+    def secret(self) -> str | None:
+        """The SMTP password, fetched now; None when the server needs no login."""
+        if self.username is None:
+            return None
+        return fetch_secret(self.password_env, self.password_command)
 
 
 class Config(_Strict):
@@ -193,7 +241,7 @@ class Config(_Strict):
     state_dir: Path | None = None  # $XDG_STATE_HOME/followupd by default
     rules_dir: Path | None = None
     accounts: Annotated[list[Account], Field(min_length=1)]
-    smtp: Smtp | None = None
+    notify: NotifySettings | None = None  # off unless configured
     references: list[dict[str, str]] = []
 
     # Where the file was read from; relative paths inside it are resolved against its folder.

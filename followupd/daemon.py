@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from followupd.accounts import close_all, open_mailboxes
 from followupd.clock import Clock
 from followupd.config import Config
-from followupd.errors import MailboxError
+from followupd.errors import FollowupdError, MailboxError
 from followupd.mailbox.base import Mailbox
 from followupd.pipeline import Engine, Report
 from followupd.sdnotify import Notifier
@@ -40,6 +40,7 @@ class Daemon:
         self.clock = clock
         self.wake = threading.Event()
         self.stop = threading.Event()
+        self.digest_due = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.mailboxes: dict[str, Mailbox] = {}
 
@@ -59,6 +60,7 @@ class Daemon:
         watched = open_mailboxes(self.config)
         self.scheduler.start()
         self.scheduler.add_job(self.wake.set, "interval", seconds=SAFETY_PASS.total_seconds())
+        self._schedule_digest()
         watchers = [
             threading.Thread(target=self._watch, args=(mb,), name=f"watch-{name}", daemon=True)
             for name, mb in watched.items()
@@ -81,6 +83,7 @@ class Daemon:
                     self.notifier.status(f"mailbox problem, retrying in {delay:.0f} s")
                     self._sleep(delay)
                     continue
+                self._send_digest_if_due()
                 self._schedule_next_due()
                 self.notifier.status(self._summary(report))
                 self._sleep(None)
@@ -131,6 +134,37 @@ class Daemon:
         if due is None:
             return head + "; nothing planned"
         return head + f"; next action due {due.astimezone(self.config.me.zone):%Y-%m-%d %H:%M}"
+
+    def _schedule_digest(self) -> None:
+        """The weekly digest, at the configured local day and time (when notes are on)."""
+        notify = self.config.notify
+        if notify is None or notify.digest is None:
+            return
+        self.scheduler.add_job(
+            self._digest_time,
+            "cron",
+            id="digest",
+            day_of_week=notify.digest.day,
+            hour=notify.digest.hour,
+            minute=notify.digest.minute,
+            timezone=self.config.me.zone,
+            misfire_grace_time=6 * 3600,  # a laptop that slept through Monday 8:00 still gets it
+            coalesce=True,
+        )
+
+    def _digest_time(self) -> None:
+        # Runs in the scheduler's thread: only signal; the main loop owns the state file.
+        self.digest_due.set()
+        self.wake.set()
+
+    def _send_digest_if_due(self) -> None:
+        if not self.digest_due.is_set() or self.engine.notes is None:
+            return
+        self.digest_due.clear()
+        try:
+            self.engine.notes.send_digest(self.engine.tracker, self.clock.now())
+        except FollowupdError as exc:
+            log.warning("weekly digest not sent: %s", exc)
 
     def _schedule_next_due(self) -> None:
         due = self.engine.tracker.next_due()

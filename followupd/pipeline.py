@@ -14,6 +14,7 @@ from followupd.config import Config
 from followupd.errors import FollowupdError, MailboxError
 from followupd.mailbox.base import Fetched, Mailbox
 from followupd.model import Address, Kind, ParsedMessage, Recognition
+from followupd.notify import Notes, NotifyError
 from followupd.planner import Person, plan_application, why_dropped
 from followupd.records import Action, Application, Event
 from followupd.ruleset import RuleSet
@@ -42,6 +43,7 @@ class Happening:
 @dataclass
 class Report:
     happenings: list[Happening] = field(default_factory=list)
+    made: list[Action] = field(default_factory=list)  # drafts appended in this pass
 
     def add(self, at: datetime, what: str, text: str) -> None:
         self.happenings.append(Happening(at, what, text))
@@ -73,6 +75,7 @@ class Engine:
         self.cal = calendar_for(config)
         refs = tuple(Address(r.get("name", ""), r["email"]) for r in config.references)
         self.person = Person(config.me.name, config.me.email, refs)
+        self.notes = Notes(config, config.notify, self.cal) if config.notify else None
 
     # -- intake ------------------------------------------------------------------------
 
@@ -291,6 +294,7 @@ class Engine:
         self.tracker.set_state(action.key, "drafting")
         mailbox.append_draft(raw)
         self.tracker.set_state(action.key, "drafted")
+        report.made.append(action)
         report.add(now, "drafted", action.reason)
 
     def run_once(self, mailboxes: Mapping[str, Mailbox], now: datetime) -> Report:
@@ -302,7 +306,18 @@ class Engine:
         # a message that moved between applications is reflected at once.
         self.replan(None, report, now)
         self.make_due(mailboxes, report, now)
+        self._tell_the_person(report, now)
         return report
+
+    def _tell_the_person(self, report: Report, now: datetime) -> None:
+        """An optional note to the person about new drafts; a failure never fails the pass."""
+        if self.notes is None or not report.made:
+            return
+        try:
+            if self.notes.drafts_made(report.made, self.tracker, now):
+                report.add(now, "notified", f"told {self.config.me.email} about the new drafts")
+        except NotifyError as exc:
+            report.add(now, "failed", f"note to yourself: {exc}")
 
 
 def _thread_ids(msg: ParsedMessage) -> list[str]:
