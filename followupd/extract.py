@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from followupd.extract_when import FoundTime, duration, find_times, promised_reply
 from followupd.model import Address, CalendarPart, Interview, Kind, ParsedMessage
-from followupd.phrasebook import PhraseBook
+from followupd.phrasebook import UPPER, PhraseBook
 from followupd.recognise_text import Texts, flatten
 
 DEFAULT_LENGTH = timedelta(hours=1)
@@ -19,9 +19,9 @@ INTERVIEW_KINDS = frozenset(
 )
 _NAME = re.compile(
     r"(?:(?:our|the|your) [\w -]{0,40}?,? )?"
-    r"(?P<name>[A-Z][a-z'-]+(?: [A-Z][a-z'-]+){1,2})(?: \((?P<title>[^)]{1,60})\))?"
+    rf"(?P<name>[{UPPER}][a-zß-öø-ÿ'-]+(?: [{UPPER}][a-zß-öø-ÿ'-]+){{1,2}})"
+    r"(?: \((?P<title>[^)]{1,60})\))?"
 )
-_NAME_SEPARATOR = re.compile(r",? and |, |,? & ")
 _SIGNATURE_SPLIT = re.compile(r"\s*(?:,|\||\bat\b| @ | - )\s*")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _EDGE_PUNCT = " \t.,;:!?'\"()[]-"
@@ -71,9 +71,10 @@ def extract(
         if found:
             reply_by = found[0]
             notes.append(f'promised reply: "{found[1].rstrip(".")}"')
+    role = _role(texts, book)
     return Extraction(
-        company=_company(msg, texts, me, book, people, notes),
-        role=_role(texts, book),
+        company=_company(msg, texts, me, book, people, role, notes),
+        role=role,
         interview=interview,
         interviewers=interviewers,
         organiser=organiser,
@@ -167,7 +168,7 @@ def _interviewers(
     result: list[Address] = []
     for intro in book.interviewer_intros:
         for match in intro.finditer(texts.flat):
-            for name in _names_after(texts.flat, match.end()):
+            for name in _names_after(texts.flat, match.end(), book):
                 key = name.lower()
                 if key in my_names or key in book.company_stopwords:
                     continue
@@ -177,14 +178,14 @@ def _interviewers(
     return tuple(result[:8])
 
 
-def _names_after(text: str, pos: int) -> list[str]:
+def _names_after(text: str, pos: int, book: PhraseBook) -> list[str]:
     names: list[str] = []
     while len(names) < 6:
         match = _NAME.match(text, pos)
         if not match:
             break
         names.append(match.group("name"))
-        separator = _NAME_SEPARATOR.match(text, match.end())
+        separator = book.name_separator.match(text, match.end())
         if not separator:
             break
         pos = separator.end()
@@ -197,6 +198,7 @@ def _company(
     me: frozenset[str],
     book: PhraseBook,
     people: dict[str, Address],
+    role: str | None,
     notes: list[str],
 ) -> str | None:
     label = _domain_label(msg.sender.email if msg.sender else "", me, book)
@@ -205,6 +207,8 @@ def _company(
         label = next(
             (x for a in msg.reply_to if (x := _domain_label(a.email, me, book)) is not None), None
         )
+    # An ATS's no-reply sender is named after the company, not after a person.
+    persons = {name for name, a in people.items() if _is_person(a, me, book)}
     candidates: list[tuple[str, str]] = []
     for address in (msg.sender, *msg.reply_to):
         if address and address.name:
@@ -224,8 +228,9 @@ def _company(
         for c, w in valid
         if c
         and _plausible_company(c, book)
+        and c != role
         and (
-            c.lower() not in people
+            c.lower() not in persons
             or w.startswith("ATS")
             or (label is not None and _same_org(c, label))
         )

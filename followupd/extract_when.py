@@ -22,6 +22,8 @@ ZONE_ABBREVIATIONS: dict[str, float] = {
     "WEST": 1,
     "CET": 1,
     "CEST": 2,
+    "MEZ": 1,
+    "MESZ": 2,
     "EET": 2,
     "EEST": 3,
     "EST": -5,
@@ -67,13 +69,14 @@ def _grammar(book: PhraseBook) -> _Grammar:
         return cached[1]
     w = book.date_words
     weekday = "|".join(sorted(book.weekdays, key=len, reverse=True))
-    long_weekday = "|".join(sorted((d for d in book.weekdays if len(d) >= 6), key=len))
+    # Abbreviations ("Sat") are too ambiguous alone; "lundi" and "jeudi" are not.
+    long_weekday = "|".join(sorted((d for d in book.weekdays if len(d) >= 5), key=len))
     month = "|".join(sorted(book.months, key=len, reverse=True))
     relative = "|".join(sorted(book.relative_days, key=len, reverse=True)) or "(?!)"
     ordinal = rf"(?:{w.ordinal})?"
     date_expr = (
         rf"(?:(?P<wd1>{weekday})\b\.?,? )?(?:(?:{w.of}) )?(?P<d1>\d{{1,2}}){ordinal}\.?"
-        rf" (?:(?:{w.of}) )?(?P<m1>{month})\b\.?(?:,? (?P<y1>\d{{4}}))?"
+        rf" (?:(?:{w.of}) )?(?P<m1>{month})\b\.?(?:,? (?:(?:{w.of}) )?(?P<y1>\d{{4}}))?"
         rf"|(?:(?P<wd2>{weekday})\b\.?,? )?(?P<m2>{month})\b\.? (?P<d2>\d{{1,2}}){ordinal}\b"
         rf"(?:,? (?P<y2>\d{{4}}))?"
         r"|(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})"
@@ -84,7 +87,8 @@ def _grammar(book: PhraseBook) -> _Grammar:
 
     def clock(i: int) -> str:
         return (
-            rf"(?P<h{i}>\d{{1,2}})(?:[:.](?P<mi{i}>\d{{2}}))?"
+            rf"(?P<h{i}>\d{{1,2}})(?:(?:[:.]|{w.separator})(?P<mi{i}>\d{{2}}))?"
+            rf"(?: ?(?P<oc{i}>{w.oclock})(?!\w))?"
             rf"(?: ?(?P<ap{i}>{w.am}|{w.pm})(?!\w))?|(?P<noon{i}>{w.noon})"
         )
 
@@ -208,7 +212,7 @@ def _clock(m: re.Match[str], i: int, *, has_at: bool, book: PhraseBook) -> time 
         return None
     hour, minute_text, ap = int(hour_text), m.group(f"mi{i}"), m.group(f"ap{i}")
     minute = int(minute_text) if minute_text else 0
-    if not (minute_text or ap or has_at) or minute > 59:
+    if not (minute_text or ap or has_at or m.group(f"oc{i}")) or minute > 59:
         return None
     if ap:
         if not 1 <= hour <= 12:
@@ -259,7 +263,8 @@ def duration(flat: str, book: PhraseBook) -> timedelta | None:
         n = _number(m.group("n"), book)
         if n is None or n <= 0:
             continue
-        length = timedelta(hours=n) if unit.startswith("h") else timedelta(minutes=n)
+        # Minutes are "m..." in every language covered; hours are "h", "Stunde", "hora".
+        length = timedelta(minutes=n) if unit.startswith("m") else timedelta(hours=n)
         if timedelta(minutes=10) <= length <= timedelta(hours=10):
             return length
     return None

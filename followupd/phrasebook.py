@@ -19,14 +19,18 @@ from followupd.model import Kind
 
 _PACKAGE = "followupd.phrases"
 _FLAGS = re.IGNORECASE
-# Titles are capitalised word by word, except for a few joining words ("Head of Sales").
+# Capital letters of the Latin scripts the phrase books cover (Ä, É, Ñ ...).
+UPPER = "A-ZÀ-ÖØ-Þ"
+# Titles are capitalised word by word, except for the joining words of `role_joiners`
+# ("Head of Sales", "Chef de Projet"); "&", "-" and "/" join in every language. A full
+# stop only inside a word ("Node.js"): at a word's end it closes the sentence.
 _ROLE = (
-    r"(?P<role>(?-i:[A-Z])[\w/&+#.'-]*"
-    r"(?: (?:(?-i:[A-Z(])[\w/&+#.'()-]*|of|and|for|&|-|/)){0,6}?)"
+    rf"(?P<role>(?-i:[{UPPER}])[\w/&+#'-]*(?:\.[\w/&+#'-]+)*"
+    rf"(?: (?:(?-i:[{UPPER}(])[\w/&+#'()-]*(?:\.[\w/&+#'()-]+)*|(?:{{JOINERS}})|&|-|/)){{0,6}}?)"
 )
 _COMPANY = (
-    r"(?P<company>(?-i:[A-Z0-9])[\w&'-]*(?:\.[\w&'-]+)*"
-    r"(?: (?:&|(?-i:[A-Z0-9])[\w&'-]*(?:\.[\w&'-]+)*)){0,3})"
+    rf"(?P<company>(?-i:[{UPPER}0-9])[\w&'-]*(?:\.[\w&'-]+)*"
+    rf"(?: (?:&|(?-i:[{UPPER}0-9])[\w&'-]*(?:\.[\w&'-]+)*)){{0,3}})"
 )
 _TOP_KEYS = frozenset(
     {
@@ -41,7 +45,9 @@ _TOP_KEYS = frozenset(
         "new_time_cues",
         "durations",
         "interviewer_intros",
+        "conjunctions",
         "role_nouns",
+        "role_joiners",
         "roles",
         "companies",
         "company_suffixes",
@@ -113,6 +119,8 @@ class DateWords:
     pm: str
     noon: str
     next: str  # "next Wednesday": the Wednesday of next week, not the coming one
+    separator: str  # between hour and minutes besides ":" and "." ("14h30")
+    oclock: str  # after the hour ("14 Uhr", "10h")
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,7 @@ class PhraseBook:
     new_time_cues: tuple[re.Pattern[str], ...]
     durations: tuple[re.Pattern[str], ...]
     interviewer_intros: tuple[re.Pattern[str], ...]
+    name_separator: re.Pattern[str]
     role_nouns: re.Pattern[str]
     role_subject: tuple[re.Pattern[str], ...]
     role_body: tuple[re.Pattern[str], ...]
@@ -237,7 +246,7 @@ class _Builder:
         self.words = DateWords(
             **{
                 field: _alternation([str(w) for w in dates.get(field, [])])
-                for field in ("at", "on", "range", "of", "ordinal", "am", "pm", "noon", "next")
+                for field in DateWords.__dataclass_fields__
             }
         )
         weekday = rf"\b(?:{_alternation(list(self.weekdays))})\b"
@@ -252,7 +261,9 @@ class _Builder:
                 rf" (?:(?:{self.words.of}) )?{month}"
                 rf"|(?:{weekday},? )?{month} \d{{1,2}}{ordinal}\b)(?:,? \d{{4}})?"
             ),
-            "{ROLE}": _ROLE,
+            "{ROLE}": _ROLE.replace(
+                "{JOINERS}", _alternation([str(w) for w in self._list("role_joiners")])
+            ),
             "{COMPANY}": _COMPANY,
         }
 
@@ -300,6 +311,10 @@ class _Builder:
             new_time_cues=self._patterns("new_time_cues"),
             durations=self._patterns("durations"),
             interviewer_intros=self._patterns("interviewer_intros"),
+            name_separator=self._compile(
+                rf",? (?:{_alternation([str(w) for w in self._list('conjunctions')])}) |, |,? & ",
+                "conjunctions",
+            ),
             role_nouns=self._any_word("role_nouns"),
             role_subject=self._patterns_from(roles.get("subject"), "roles.subject"),
             role_body=self._patterns_from(roles.get("body"), "roles.body"),

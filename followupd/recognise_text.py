@@ -32,7 +32,8 @@ _TRANSLATE = str.maketrans(
 )
 _SPACES = re.compile(r"[ \t\f\v]+")
 _ANY_WS = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{2,}")
+# A full stop after a number ends no sentence in "am 3. März"; "¿" and "¡" open one.
+_SENTENCE_END = re.compile(r"(?<!\d\.)(?<=[.!?])\s+(?=[A-ZÀ-ÖØ-Þ0-9\"'(¿¡])|\n{2,}")
 MAX_SCAN_CHARS = 200_000
 # Phrases that matter sit near the top of a message; this keeps huge mails cheap.
 MAX_PHRASE_CHARS = 64_000

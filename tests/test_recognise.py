@@ -452,27 +452,27 @@ def test_the_format_is_documented_in_en_yaml() -> None:
 
 def test_a_new_language_is_just_a_yaml_file(monkeypatch: pytest.MonkeyPatch) -> None:
     files = phrasebook._files()
-    german = """
+    dutch = """
 kinds:
   rejection:
     body:
-      5: ['leider (?:müssen|muss) (?:wir|ich) (?:ihnen|dir) mitteilen']
+      5: ['helaas (?:moeten|moet) (?:wij|we|ik) (?:u|je) (?:laten weten|mededelen)']
 reply_context:
-  - 'wir melden uns'
+  - 'wij laten (?:u|je) weten'
 promised_reply:
-  - {pattern: 'innerhalb von (?P<n>{NUMBER}) wochen', offset: '{n} weeks'}
+  - {pattern: 'binnen (?P<n>{NUMBER}) weken', offset: '{n} weeks'}
 numbers:
-  zwei: 2
+  twee: 2
 """
-    monkeypatch.setattr(phrasebook, "_files", lambda: {**files, "de.yaml": german})
+    monkeypatch.setattr(phrasebook, "_files", lambda: {**files, "nl.yaml": dutch})
     phrasebook._load.cache_clear()
     try:
         book = load_phrasebook()
-        assert book.languages == ("de", "en")
+        assert book.languages == (*sorted(n[:-5] for n in files), "nl")
         body = (
-            "Liebe Jane,\n\nleider müssen wir Ihnen mitteilen, dass wir uns für jemand anderen "
-            "entschieden haben. Zu einer anderen Stelle: wir melden uns innerhalb von zwei "
-            "Wochen.\n\nViele Grüße"
+            "Beste Jane,\n\nhelaas moeten wij u laten weten dat we voor een andere kandidaat "
+            "hebben gekozen. Over een andere vacature: wij laten u weten binnen twee "
+            "weken.\n\nMet vriendelijke groet"
         )
         msg: ParsedMessage = parse_message(mail(body), default_tz=BERLIN)
         result = recognise(msg, me_addresses=ME, tz=BERLIN, phrases=book)
