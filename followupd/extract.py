@@ -237,7 +237,8 @@ def _company(
     ]
     if label:
         for name, where in valid:
-            if _squash(name) == _squash(label):
+            # "Fuchs & Partner" writes its domain fuchs-partner or fuchsundpartner.
+            if _squash(label) in (_squash(name), _NOT_ALNUM.sub("", name.lower())):
                 notes.append(f"company: {where}, matches the sender's domain")
                 return name
         spelled = _spelled(label, (texts.subject, texts.flat, texts.signature, texts.full_flat))
@@ -333,7 +334,10 @@ def _plausible_company(name: str, book: PhraseBook) -> bool:
         return False
     if first in book.weekdays or first in book.months or not re.search(r"[a-z]", lower):
         return False
-    if _CLOCK_START.match(name) or book.role_nouns.fullmatch(lower.split()[-1]):
+    # "Fuchs & Partner" is a firm, "Senior Partner" a role.
+    if _CLOCK_START.match(name) or (
+        book.role_nouns.fullmatch(lower.split()[-1]) and "&" not in name
+    ):
         return False
     return _NOT_ALNUM.sub("", lower) not in {d.split(".")[0] for d in book.ats_domains}
 
