@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -25,7 +26,7 @@ _NAME = re.compile(
 _SIGNATURE_SPLIT = re.compile(r"\s*(?:,|\||\bat\b| @ | - )\s*")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _EDGE_PUNCT = " \t.,;:!?'\"()[]-"
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w'-]*(?: (?:&|and|[A-Z][\w'-]*)){1,4}")
+_CAPITALISED_RUN = re.compile(rf"[{UPPER}][\w'-]*(?: (?:&|and|[{UPPER}][\w'-]*)){{1,4}}")
 _CLOCK_START = re.compile(r"^\d{1,2}(?:[:.]\d{2})? ?(?:am|pm)\b|^\d{1,2}[:.]\d{2}\b", re.I)
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu"})
 
@@ -238,7 +239,7 @@ def _company(
     if label:
         for name, where in valid:
             # "Fuchs & Partner" writes its domain fuchs-partner or fuchsundpartner.
-            if _squash(label) in (_squash(name), _NOT_ALNUM.sub("", name.lower())):
+            if _squash(label) in (_squash(name), _NOT_ALNUM.sub("", _ascii(name.lower()))):
                 notes.append(f"company: {where}, matches the sender's domain")
                 return name
         spelled = _spelled(label, (texts.subject, texts.flat, texts.signature, texts.full_flat))
@@ -264,7 +265,12 @@ def _is_ats(email: str, book: PhraseBook) -> bool:
 
 
 def _squash(name: str) -> str:
-    return _NOT_ALNUM.sub("", name.lower().replace("&", "and"))
+    return _NOT_ALNUM.sub("", _ascii(name.lower()).replace("&", "and"))
+
+
+def _ascii(text: str) -> str:
+    """Accents dropped: the domain of "Vallée Verte Énergie" is valleeverte-energie.fr."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def _spelled(label: str, texts: Iterable[str]) -> str | None:
@@ -358,8 +364,8 @@ def _domain_label(email: str, me: frozenset[str], book: PhraseBook) -> str | Non
 
 
 def _same_org(name: str, label: str) -> bool:
-    norm = _NOT_ALNUM.sub("", name.lower())
-    label = _NOT_ALNUM.sub("", label.lower())
+    norm = _NOT_ALNUM.sub("", _ascii(name.lower()))
+    label = _NOT_ALNUM.sub("", _ascii(label.lower()))
     if len(norm) < 3 or len(label) < 3:
         return norm == label
     return norm == label or norm.startswith(label) or label.startswith(norm)

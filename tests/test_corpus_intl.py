@@ -18,7 +18,7 @@ from followupd.labels import load_corpus
 from followupd.model import Kind
 
 CORPUS = Path(__file__).parent / "corpus"
-LANGUAGES = ("de",)
+LANGUAGES = ("de", "fr", "es")
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
