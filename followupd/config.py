@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,7 +19,15 @@ from pydantic import (
     model_validator,
 )
 
+from followupd.credentials import (
+    SECRET_KEYS,
+    Credential,
+    from_env,
+    from_keyring,
+    run_secret_command,
+)
 from followupd.errors import FollowupdError, Problem, UserInputError
+from followupd.logsetup import remember_secret
 from followupd.xdg import config_home, state_home
 from followupd.yamlsource import load_yaml, validate
 
@@ -105,6 +112,9 @@ class ImapSettings(_Strict):
     username: str
     password_command: str | None = None
     password_env: str | None = None
+    keyring_service: str | None = None  # keyring.get_password(keyring_service, username)
+    oauth2_token_command: str | None = None  # prints a fresh access token (oama, mutt_oauth2)
+    oauth2_mechanism: Literal["XOAUTH2", "OAUTHBEARER"] = "XOAUTH2"
     password: str | None = None  # discouraged: prefer password_command
     ca_file: Path | None = None
     tls: Literal["implicit", "starttls", "none"] | None = None  # default from the port
@@ -123,11 +133,10 @@ class ImapSettings(_Strict):
 
     @model_validator(mode="after")
     def _one_secret(self) -> ImapSettings:
-        given = [k for k in ("password_command", "password_env", "password") if getattr(self, k)]
+        given = [k for k in SECRET_KEYS if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of password_command, password_env or password"
-                f" (found {len(given) or 'none'})"
+                f"give exactly one of {', '.join(SECRET_KEYS)} (found {', '.join(given) or 'none'})"
             )
         if self.tls_mode == "none" and not self.allow_plaintext_on_loopback:
             raise ValueError(
@@ -138,37 +147,31 @@ class ImapSettings(_Strict):
             raise ValueError("tls: none is allowed only for a loopback host")
         return self
 
+    def credential(self) -> Credential:
+        """Fetch the password or access token now; each call runs the command again."""
+        if self.oauth2_token_command is not None:
+            token = run_secret_command(self.oauth2_token_command, "oauth2_token_command")
+            return Credential("oauth2", token)
+        return Credential("password", self.secret())
+
     def secret(self) -> str:
-        """Fetch the password now (a command or environment variable), never logged."""
+        """The password (from a command, the keyring, the environment or the file); never logged."""
         if self.password is not None:
+            remember_secret(self.password)
             return self.password
+        if self.keyring_service is not None:
+            return from_keyring(self.keyring_service, self.username)
+        if self.password_env is None and self.password_command is None:
+            raise FollowupdError("this account signs in with OAuth2; it has no password")
         return fetch_secret(self.password_env, self.password_command)
 
 
 def fetch_secret(env: str | None, command: str | None) -> str:
     """A password from an environment variable or the first line of a command's output."""
     if env is not None:
-        value = os.environ.get(env)
-        if not value:
-            raise FollowupdError(f"environment variable {env} is not set")
-        return value
+        return from_env(env)
     assert command is not None
-    try:
-        done = subprocess.run(  # noqa: S602 - a shell command line, like mbsync's PassCmd
-            command,
-            shell=True,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise FollowupdError("password_command did not finish within 60 s") from None
-    if done.returncode != 0:
-        raise FollowupdError(f"password_command failed with exit code {done.returncode}")
-    lines = done.stdout.decode("utf-8", "replace").splitlines()
-    if not lines or not lines[0]:
-        raise FollowupdError("password_command printed nothing")
-    return lines[0]
+    return run_secret_command(command, "password_command")
 
 
 class Account(_Strict):

@@ -26,6 +26,8 @@ from followupd.config import ImapSettings
 
 HOST = "127.0.0.1"
 USERS = {"jane": "jane-secret-1", "bob": "bob-secret-2"}
+# OAuth2 access tokens: a second passdb accepts these, and only through XOAUTH2/OAUTHBEARER.
+TOKENS = {"jane": "jane-oauth-token-1", "bob": "bob-oauth-token-2"}
 STANDARD_FOLDERS = ("INBOX", "Drafts", "Sent")
 
 _CONF = """\
@@ -39,7 +41,7 @@ ssl = yes
 ssl_cert = <{root}/tls/server.pem
 ssl_key = <{root}/tls/server.key
 ssl_min_protocol = TLSv1.2
-auth_mechanisms = plain
+auth_mechanisms = plain login xoauth2 oauthbearer
 disable_plaintext_auth = no
 auth_failure_delay = 0
 first_valid_uid = 1
@@ -51,6 +53,13 @@ mailbox_idle_check_interval = 1 secs
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {root}/users
+  mechanisms = plain login
+}}
+# Stands in for a token endpoint: the "password" of this passdb is the user's access token.
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {root}/tokens
+  mechanisms = xoauth2 oauthbearer
 }}
 userdb {{
   driver = passwd-file
@@ -76,6 +85,12 @@ service imap-login {{
     address = {host}
     port = {tls_port}
     ssl = yes
+  }}
+}}
+# No growing delay after failed logins (Dovecot's auth penalty): tests fail logins on purpose.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service stats {{
@@ -134,6 +149,7 @@ class Dovecot:
     tls_port: int
     host: str = HOST
     users: dict[str, str] = field(default_factory=lambda: dict(USERS))
+    tokens: dict[str, str] = field(default_factory=lambda: dict(TOKENS))
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -166,6 +182,31 @@ class Dovecot:
         }
         values.update(overrides)
         return ImapSettings(**values)
+
+    def set_token(self, user: str, token: str) -> None:
+        """Issue a new access token for `user`; the old one stops working at once."""
+        path = self.root / "tokens"
+        # Dovecot re-reads a passwd-file when its mtime changes, looking at most once a
+        # second: a distinct mtime, then wait until the new token is taken.
+        earlier = min(time.time(), path.stat().st_mtime) - 2
+        self.tokens[user] = token
+        _write_users(path, self.tokens)
+        os.utime(path, (earlier, earlier))
+        deadline = time.monotonic() + 10
+        while not self._token_works(user, token):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dovecot did not take the new token:\n{self.log()}")
+            time.sleep(0.2)
+
+    def _token_works(self, user: str, token: str) -> bool:
+        client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
+        try:
+            client.oauth2_login(user, token)
+        except IMAPClient.Error:
+            client.shutdown()
+            return False
+        client.logout()
+        return True
 
     @contextmanager
     def client(self, user: str) -> Iterator[Any]:
@@ -222,6 +263,18 @@ class Dovecot:
         self.process = None
 
 
+def _write_users(path: Path, secrets: dict[str, str]) -> None:
+    """A passwd-file: user, secret, the dovecot uid/gid, home under the server's root."""
+    account = pwd.getpwnam("dovecot")
+    root = path.parent
+    path.write_text(
+        "".join(
+            f"{user}:{secret}:{account.pw_uid}:{account.pw_gid}::{root}/home/{user}::\n"
+            for user, secret in secrets.items()
+        )
+    )
+
+
 def _accepts(host: str, port: int, greeting: bool) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1) as sock:
@@ -251,12 +304,8 @@ def start_dovecot(startup_timeout: float = 20.0) -> Dovecot:
     for sub in ("mail", "home"):
         (root / sub).mkdir()
         os.chown(root / sub, account.pw_uid, account.pw_gid)
-    (root / "users").write_text(
-        "".join(
-            f"{user}:{password}:{account.pw_uid}:{account.pw_gid}::{root}/home/{user}::\n"
-            for user, password in USERS.items()
-        )
-    )
+    _write_users(root / "users", USERS)
+    _write_users(root / "tokens", TOKENS)
     server = Dovecot(root=root, port=free_port(), tls_port=free_port())
     conf = root / "dovecot.conf"
     conf.write_text(_CONF.format(root=root, host=HOST, port=server.port, tls_port=server.tls_port))

@@ -18,6 +18,7 @@ from imapclient.imapclient import DRAFTS, SENT
 from followupd.config import ImapSettings
 from followupd.errors import MailboxError
 from followupd.mailbox.base import Fetched, FolderRoles, Mailbox
+from followupd.mailbox.imap_auth import sign_in
 from followupd.mailbox.maildir import message_id_of, wanted_ids
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,12 @@ class ImapMailbox(Mailbox):
                         " refusing to send the password without TLS"
                     )
                 client.starttls(context)
-            client.login(s.username, s.secret())
+            method = sign_in(client, s, self._where)
         except BaseException:
             with suppress(*_ERRORS):
                 client.shutdown()
             raise
-        log.info("%s: logged in as %s (%s)", self._where, s.username, mode)
+        log.info("%s: logged in as %s (%s, %s)", self._where, s.username, method, mode)
         return client
 
     def _conn(self) -> _Client:
