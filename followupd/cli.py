@@ -140,7 +140,8 @@ def status(config_path: Path | None, as_json: bool, now_text: str | None) -> Non
     """Applications, their stage, and every pending action with its due time."""
     from followupd.clock import parse_now  # noqa: PLC0415
     from followupd.config import load_config  # noqa: PLC0415
-    from followupd.status import render_status, status_data  # noqa: PLC0415
+    from followupd.status import status_data  # noqa: PLC0415
+    from followupd.status_table import render_status  # noqa: PLC0415
 
     now = None
     if now_text is not None:

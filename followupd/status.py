@@ -69,33 +69,3 @@ def _action_json(a: Any, zone: Any) -> dict[str, Any]:
         "message_id": a.message_id,
         "error": a.error or None,
     }
-
-
-def render_status(data: dict[str, Any]) -> None:
-    """A readable table of applications and pending actions."""
-    from rich.table import Table  # noqa: PLC0415
-
-    from followupd.demo import wide_console  # noqa: PLC0415
-
-    console = wide_console()
-    apps = Table("company", "role", "stage", "last contact", "next action", title="Applications")
-    for a in data["applications"]:
-        nxt = a["next_action"]
-        apps.add_row(
-            a["company"] or "?",
-            a["role"] or "?",
-            a["stage"],
-            (a["last_contact"] or "")[:16].replace("T", " "),
-            f"{nxt['rule']} {nxt['due'][:16].replace('T', ' ')}" if nxt else "",
-        )
-    console.print(apps)
-    pending = Table("due", "rule", "to", "why", title="Pending drafts")
-    for act in data["actions"]:
-        pending.add_row(
-            act["due"][:16].replace("T", " "), act["rule"], ", ".join(act["to"]), act["reason"]
-        )
-    console.print(pending)
-    if data["skipped"]:
-        console.print(f"{len(data['skipped'])} message(s) could not be read:")
-        for s in data["skipped"]:
-            console.print(f"  {s['account']}/{s['folder']} {s['key']}: {s['reason']}", markup=False)
