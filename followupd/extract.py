@@ -19,7 +19,7 @@ INTERVIEW_KINDS = frozenset(
     {Kind.INVITATION, Kind.CONFIRMATION, Kind.RESCHEDULE, Kind.CANCELLATION}
 )
 _NAME = re.compile(
-    r"(?:(?:our|the|your) [\w -]{0,40}?,? )?"
+    r"(?:(?:our|the|your) [\w -]{0,40}?,? )?(?:(?:Prof|Dr|Mr|Mrs|Ms)\.? )?"
     rf"(?P<name>[{UPPER}][a-zß-öø-ÿ'-]+(?: [{UPPER}][a-zß-öø-ÿ'-]+){{1,2}})"
     r"(?: \((?P<title>[^)]{1,60})\))?"
 )
@@ -27,6 +27,7 @@ _SIGNATURE_SPLIT = re.compile(r"\s*(?:,|\||\bat\b| @ | - )\s*")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _EDGE_PUNCT = " \t.,;:!?'\"()[]-"
 _CAPITALISED_RUN = re.compile(rf"[{UPPER}][\w'-]*(?: (?:&|and|[{UPPER}][\w'-]*)){{1,4}}")
+_ID_SUFFIX = re.compile(r"\s*\([^)]*\d[^)]*\)$")
 _CLOCK_START = re.compile(r"^\d{1,2}(?:[:.]\d{2})? ?(?:am|pm)\b|^\d{1,2}[:.]\d{2}\b", re.I)
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu"})
 
@@ -110,6 +111,11 @@ def _interview(
 ) -> Interview | None:
     if event is not None and event.start is not None:
         end = event.end if event.end and event.end > event.start else event.start + DEFAULT_LENGTH
+        what = "all-day event" if event.all_day else f"{event.start:%Y-%m-%d %H:%M}"
+        notes.append(
+            f"interview time: calendar {what} {event.timezone or tz.key}"
+            + (f" (UID {event.uid[:40]}, SEQUENCE {event.sequence})" if event.uid else "")
+        )
         return Interview(
             start=event.start,
             end=end,
@@ -167,9 +173,13 @@ def _interviewers(
             return attendees
     my_names = {a.name.lower() for a in (*msg.to, *msg.cc) if a.name and a.email.lower() in me}
     result: list[Address] = []
+    # Schedulers list the panel in the event's description when only you are invited.
+    description = event.description if event is not None else ""
+    flat = f"{texts.flat} {flatten(description)}".strip()
+    lines = f"{texts.fresh}\n{description}"
     for intro in book.interviewer_intros:
-        for match in intro.finditer(texts.flat):
-            for name in _names_after(texts.flat, match.end(), book):
+        for match in intro.finditer(flat):
+            for name in _names_after(flat, match.end(), lines, book):
                 key = name.lower()
                 if key in my_names or key in book.company_stopwords:
                     continue
@@ -179,18 +189,40 @@ def _interviewers(
     return tuple(result[:8])
 
 
-def _names_after(text: str, pos: int, book: PhraseBook) -> list[str]:
+def _names_after(text: str, pos: int, lines: str, book: PhraseBook) -> list[str]:
+    """Names listed from `pos` on ("Sofia Marino (Analytics Manager) and Tom Lee").
+
+    `text` is collapsed, so a name may run into the next line's first word ("Rafael Costa
+    Thanks"); `lines` (the text with its line breaks) cuts it back to what one line holds.
+    """
     names: list[str] = []
     while len(names) < 6:
         match = _NAME.match(text, pos)
         if not match:
             break
-        names.append(match.group("name"))
+        words = match.group("name").split(" ")
+        if len(words) > 2 and book.role_nouns.fullmatch(words[0].lower()):
+            words = words[1:]  # a title before the name: "Lead Sophie Ahrens"
+        if any(book.role_nouns.fullmatch(w.lower()) for w in words):
+            break  # "the Senior Data Engineer": a role, not a person
+        name = _on_one_line(" ".join(words), lines)
+        names.append(name)
+        if name != " ".join(words):
+            break  # the line ended inside what looked like a longer name
         separator = book.name_separator.match(text, match.end())
         if not separator:
             break
         pos = separator.end()
     return names
+
+
+def _on_one_line(name: str, lines: str) -> str:
+    words = name.split(" ")
+    while len(words) >= 2:
+        if " ".join(words) in lines:
+            return " ".join(words)
+        words = words[:-1]
+    return name  # wrapped across lines in the source: keep it whole
 
 
 def _company(
@@ -391,6 +423,11 @@ def _clean_role(role: str, book: PhraseBook) -> str | None:
     role = flatten(role).strip(_EDGE_PUNCT.replace("()", "").replace(")", ""))
     # "Litware - Platform Engineer", "Onsite Interview - Staff Designer": the title is last.
     role = role.rpartition(" - ")[2]
+    # "Availability Request for Senior Data Engineer": the title follows the last "for".
+    after_for = role.rpartition(" for ")[2]
+    if after_for != role and book.role_nouns.search(after_for):
+        role = after_for
+    role = _ID_SUFFIX.sub("", role)
     if re.search(r"\binterview", role, re.I):
         return None
     role = re.sub(r"\s+(?:position|role|opening|vacancy|job)$", "", role, flags=re.I)

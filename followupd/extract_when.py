@@ -276,18 +276,22 @@ def promised_reply(
     """The date by which the sender promised to get back ("within two weeks"), and the phrase.
 
     Only sentences that talk about replying count, so deadlines set for the candidate
-    ("please complete it within 5 days") are not mistaken for promises.
+    ("please complete it within 5 days") are not mistaken for promises. In such a sentence
+    the phrase after the talk of replying wins ("we meet one more candidate on Monday and
+    you will hear from me in the next few days" promises the few days, not Monday).
     """
     today = ref.astimezone(tz).date()
     for sentence in sentences(flat):
-        if not any(c.search(sentence) for c in book.reply_context):
+        contexts = [m.start() for c in book.reply_context if (m := c.search(sentence))]
+        if not contexts:
             continue
+        said = min(contexts)
         hits = []
         for order, promise in enumerate(book.promised_reply):
             m = promise.regex.search(sentence)
             if m:
-                hits.append((m.start(), order, m, promise.offset))
-        for _, _, m, offset in sorted(hits, key=lambda h: (h[0], h[1])):
+                hits.append((m.start() < said, m.start(), order, m, promise.offset))
+        for *_, m, offset in sorted(hits, key=lambda h: h[:3]):
             resolved = _apply_offset(offset, m, today, ref, tz, book)
             if resolved is not None:
                 return resolved, m.group(0)

@@ -7,6 +7,7 @@ everything else must be right, so a regression and a silent fix both fail.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -121,3 +122,31 @@ def test_ats_mail_joins_the_recruiters_application(tmp_path: Path) -> None:
         ],
     )
     assert apps == [("Litware", "Platform Engineer")]
+
+
+# ---------------------------------------------------------------- explain shows why
+
+
+def test_explain_json_evidence_shows_phrases_and_calendar_facts(tmp_path: Path) -> None:
+    run = Followupd(tmp_path, MaildirStore(tmp_path / "mail"))
+    update = CORPUS / "en" / "en_036_google_updated_invite_nordhaven_seq.eml"
+    result = json.loads(run("explain", "--json", str(update)))
+    assert result["kind"] == "reschedule"
+    evidence = result["evidence"]
+    assert 'subject: "updated invitation"' in evidence
+    assert "calendar: METHOD:REQUEST, SEQUENCE:1, STATUS:CONFIRMED, 3 attendees" in evidence
+    assert (
+        "interview time: calendar 2026-11-19 15:00 Europe/Berlin"
+        " (UID 5h1m9nordhaven0hm1118@google.com, SEQUENCE 1)"
+    ) in evidence
+
+    text_only = CORPUS / "en" / "en_005_plain_text_time_tuesday_march_quillstone.eml"
+    result = json.loads(run("explain", "--json", str(text_only)))
+    assert result["kind"] == "invitation"
+    assert 'body: "invite you to an interview"' in result["evidence"]
+    assert 'interview time: "Tuesday 3 March at 2:30pm CET"' in result["evidence"]
+
+    lunch = CORPUS / "en" / "en_102_google_invite_book_club.eml"
+    result = json.loads(run("explain", "--json", str(lunch)))
+    assert result["kind"] == "other"
+    assert any("not an interview" in e for e in result["evidence"])
