@@ -124,6 +124,9 @@ class ImapSettings(_Strict):
     inbox_folder: str = "INBOX"
     poll_interval: float = Field(default=60.0, gt=0)
     timeout: float = Field(default=60.0, gt=0)
+    # RFC 2177: a server may drop an IDLE after 30 min, and NAT boxes forget quiet connections
+    # sooner; renewing also proves the connection alive (DONE must be answered within timeout).
+    idle_renew: float = Field(default=25 * 60.0, gt=0, le=29 * 60.0)
 
     @property
     def tls_mode(self) -> str:

@@ -1,9 +1,13 @@
-"""The long-running daemon: wake on new mail or when an action falls due, then run a pass."""
+"""The long-running daemon: wake on new mail or when an action falls due, then run a pass.
+
+Signals: SIGTERM/SIGINT stop it cleanly (IDLE ended, the current message or draft finished
+and committed, connections logged out); SIGHUP reloads config and rules, keeping the running
+ones when the new files have a problem.
+"""
 
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import threading
 import time
@@ -18,14 +22,15 @@ from followupd.clock import Clock
 from followupd.config import Config
 from followupd.errors import FollowupdError, MailboxError
 from followupd.mailbox.base import Mailbox
+from followupd.mailbox.reconnect import Backoff
 from followupd.pipeline import Engine, Report
 from followupd.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 
-WATCH_TIMEOUT = 25 * 60  # IMAP servers may drop an IDLE after 30 min; renew well before
+WATCH_TIMEOUT = 25 * 60  # each wait ends at least this often; IDLE is renewed inside it
 SAFETY_PASS = timedelta(minutes=30)  # a pass even when nothing signalled, to catch up regardless
-MAX_BACKOFF = 300.0
+STOP_GRACE = 3.0  # seconds a watcher gets to end its IDLE before the connections are closed
 
 
 class Daemon:
@@ -41,17 +46,25 @@ class Daemon:
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.digest_due = threading.Event()
+        self.reload = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.mailboxes: dict[str, Mailbox] = {}
+        engine.should_stop = self.stop.is_set
 
     def request_stop(self, *_: object) -> None:
         self.stop.set()
         self.wake.set()
 
+    def request_reload(self, *_: object) -> None:
+        self.reload.set()
+        self.wake.set()
+
     def install_signal_handlers(self) -> None:
-        handler: Callable[[int, FrameType | None], None] = self.request_stop
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        stop: Callable[[int, FrameType | None], None] = self.request_stop
+        reload: Callable[[int, FrameType | None], None] = self.request_reload
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
 
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; overdue actions are done on the first pass."""
@@ -68,18 +81,19 @@ class Daemon:
         for w in watchers:
             w.start()
         self._connect_and_report_ready()
-        failures = 0
+        backoff = Backoff()
         try:
             while not self.stop.is_set():
                 self.wake.clear()
                 self.notifier.ping()
+                if self.reload.is_set():
+                    self._reload()
                 try:
                     report = self.engine.run_once(self.mailboxes, self.clock.now())
-                    failures = 0
+                    backoff.succeeded()
                 except MailboxError as exc:
-                    failures += 1
-                    delay = _backoff(failures)
-                    log.warning("mailbox problem, retrying in %.0f s: %s", delay, exc)
+                    delay = backoff.failed()
+                    log.warning("mailbox problem, retrying in %.1f s: %s", delay, exc)
                     self.notifier.status(f"mailbox problem, retrying in {delay:.0f} s")
                     self._sleep(delay)
                     continue
@@ -90,10 +104,32 @@ class Daemon:
         finally:
             self.notifier.stopping()
             self.scheduler.shutdown(wait=False)
+            for w in watchers:
+                w.join(STOP_GRACE)
             close_all(self.mailboxes)
             close_all(watched)
             self.engine.tracker.close()
             log.info("stopped")
+
+    def _reload(self) -> None:
+        from followupd.setup import load_checked  # noqa: PLC0415 - setup imports the engine
+
+        self.reload.clear()
+        try:
+            config, ruleset = load_checked(self.config.source)
+        except FollowupdError as exc:
+            log.error("reload refused, still running with the previous config and rules:\n%s", exc)
+            return
+        if config.accounts != self.config.accounts or config.state_path != self.config.state_path:
+            log.warning("changed accounts or state_dir take effect at the next restart")
+            config = config.model_copy(
+                update={"accounts": self.config.accounts, "state_dir": self.config.state_dir}
+            )
+        self.config = config
+        self.engine.reconfigure(config, ruleset)
+        log.info(
+            "reloaded %s and %d rule(s) from %s", config.source, len(ruleset.rules), ruleset.source
+        )
 
     def _connect_and_report_ready(self) -> None:
         """Log in to every account, then tell systemd the service is up.
@@ -177,20 +213,15 @@ class Daemon:
         log.debug("next action due at %s", due.isoformat())
 
     def _watch(self, mailbox: Mailbox) -> None:
-        failures = 0
+        backoff = Backoff()
         while not self.stop.is_set():
             try:
-                if mailbox.wait(WATCH_TIMEOUT):
+                if mailbox.wait(WATCH_TIMEOUT, self.stop):
                     self.wake.set()
-                failures = 0
+                backoff.succeeded()
             except MailboxError as exc:
-                failures += 1
-                delay = _backoff(failures)
-                log.warning("%s: watch failed, retrying in %.0f s: %s", mailbox.name, delay, exc)
+                delay = backoff.failed()
+                log.warning("%s: watch failed, retrying in %.1f s: %s", mailbox.name, delay, exc)
                 self.stop.wait(delay)
-
-
-def _backoff(failures: int) -> float:
-    """Capped exponential backoff with jitter, so many clients don't retry in step."""
-    base = min(MAX_BACKOFF, 2.0 ** min(failures, 10))
-    return base / 2 + random.uniform(0, base / 2)
+                # Mail may have come while the connection was down: a pass catches up.
+                self.wake.set()

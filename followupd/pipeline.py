@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
+from followupd import faults
 from followupd.compose import compose_draft
 from followupd.config import Config
 from followupd.errors import FollowupdError, MailboxError
@@ -69,9 +70,16 @@ class Engine:
     """Everything a pass needs, wired together; the mailboxes are passed in per call."""
 
     def __init__(self, config: Config, ruleset: RuleSet, tracker: Tracker) -> None:
+        self.tracker = tracker
+        # Polled between messages and drafts, so SIGTERM ends a long pass within a moment;
+        # every message and draft is its own transaction, so stopping between them is safe.
+        self.should_stop: Callable[[], bool] = lambda: False
+        self.reconfigure(config, ruleset)
+
+    def reconfigure(self, config: Config, ruleset: RuleSet) -> None:
+        """Use a new config and rules from the next step on (SIGHUP); the state is untouched."""
         self.config = config
         self.ruleset = ruleset
-        self.tracker = tracker
         self.cal = calendar_for(config)
         refs = tuple(Address(r.get("name", ""), r["email"]) for r in config.references)
         self.person = Person(config.me.name, config.me.email, refs)
@@ -90,6 +98,8 @@ class Engine:
             after = cursor[1] if cursor and cursor[0] == validity else 0
             known = self.tracker.known_keys(mailbox.name, folder, validity)
             for fetched in mailbox.fetch_new(folder, after, known):
+                if self.should_stop():
+                    return changed
                 app = self.ingest(mailbox.name, fetched, validity, direction, report, now)
                 if app is not None:
                     changed.add(app)
@@ -265,6 +275,8 @@ class Engine:
         events = {e.id: e for app in self.tracker.applications() for e in app.events}
         me = Address(self.config.me.name, self.config.me.email)
         for action in self.tracker.due_actions(now):
+            if self.should_stop():
+                return
             mailbox = mailboxes.get(action.account) or next(iter(mailboxes.values()))
             try:
                 self._make(mailbox, action, events[action.event_id], me, report, now)
@@ -293,6 +305,7 @@ class Engine:
         )
         self.tracker.set_state(action.key, "drafting")
         mailbox.append_draft(raw)
+        faults.after_append()
         self.tracker.set_state(action.key, "drafted")
         report.made.append(action)
         report.add(now, "drafted", action.reason)

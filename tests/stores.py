@@ -69,42 +69,45 @@ class MaildirStore:
 
 
 class ImapStore:
-    def __init__(self, server: Dovecot) -> None:
+    def __init__(self, server: Dovecot, user: str = "jane") -> None:
         self.server = server
-        server.reset("jane")
+        self.user = user
+        server.reset(user)
 
     def account_yaml(self) -> str:
         return (
             "  - name: work\n    imap:\n"
             f"      host: {self.server.host}\n      port: {self.server.port}\n"
-            "      username: jane\n"
+            f"      username: {self.user}\n"
             f"      password_env: {PASSWORD_ENV}\n"
             "      tls: none\n      allow_plaintext_on_loopback: true\n"
         )
 
     def deliver(self, raw: bytes) -> None:
-        self.server.append("jane", "INBOX", raw)
+        self.server.append(self.user, "INBOX", raw)
 
     def deliver_sent(self, raw: bytes) -> None:
-        self.server.append("jane", "Sent", raw, flags=[b"\\Seen"])
+        self.server.append(self.user, "Sent", raw, flags=[b"\\Seen"])
 
     def drafts(self) -> list[tuple[set[str], EmailMessage]]:
         return [
             ({f.decode() for f in flags}, _message(raw))
-            for _uid, flags, raw in self.server.fetch_all("jane", "Drafts")
+            for _uid, flags, raw in self.server.fetch_all(self.user, "Drafts")
         ]
 
     def delete_drafts(self) -> None:
-        with self.server.client("jane") as client:
+        with self.server.client(self.user) as client:
             client.select_folder("Drafts")
             client.delete_messages(client.search("ALL"))
             client.expunge()
 
     def inbox_seen(self) -> list[bool]:
-        return [b"\\Seen" in flags for _uid, flags, _raw in self.server.fetch_all("jane", "INBOX")]
+        return [
+            b"\\Seen" in flags for _uid, flags, _raw in self.server.fetch_all(self.user, "INBOX")
+        ]
 
     def env(self) -> dict[str, str]:
-        return {PASSWORD_ENV: self.server.users["jane"]}
+        return {PASSWORD_ENV: self.server.users[self.user]}
 
 
 def _message(raw: bytes) -> EmailMessage:
@@ -128,9 +131,13 @@ class Followupd:
         self.env = {**os.environ, **store.env()}
         self.log = tmp_path / "daemon.log"
 
+    def command(self, *args: str) -> list[str]:
+        """The command line for a followupd subcommand with this config."""
+        return [sys.executable, "-m", "followupd", *args, "--config", str(self.config)]
+
     def __call__(self, *args: str, expect: int = 0) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "followupd", *args, "--config", str(self.config)],
+            self.command(*args),
             capture_output=True,
             text=True,
             env=self.env,

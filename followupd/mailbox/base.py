@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Collection, Container, Iterator
 from dataclasses import dataclass
 
@@ -56,8 +57,12 @@ class Mailbox(abc.ABC):
         """Store a message in the Drafts folder, flagged as a draft (IMAP \\Draft, Maildir D)."""
 
     @abc.abstractmethod
-    def wait(self, timeout: float) -> bool:
-        """Block until the INBOX or Sent may have changed, or timeout; True if it did."""
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Block until the INBOX or Sent may have changed, timeout, or `stop` is set.
+
+        True if something may have changed. When `stop` is set it returns within about a
+        second, having ended any IDLE cleanly.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:

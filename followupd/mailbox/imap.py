@@ -5,6 +5,7 @@ from __future__ import annotations
 import imaplib
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Collection, Container, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -27,8 +28,8 @@ DRAFT_NAMES = ("Drafts", "INBOX.Drafts", "[Gmail]/Drafts", "Entwürfe", "Brouill
 SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "INBOX.Sent", "[Gmail]/Sent Mail")
 BATCH = 200
 BATCH_BYTES = 32 * 1024 * 1024
-IDLE_RENEW = 25 * 60  # RFC 2177: servers may drop an IDLE after 30 minutes
 STALE = 10 * 60  # check an unused connection with NOOP before trusting it again
+STOP_CHECK = 1.0  # how often a wait looks at its stop event
 _CHANGES = {b"EXISTS", b"RECENT", b"FETCH"}
 _Client = Any  # imapclient ships no type hints
 _ERRORS = (imaplib.IMAP4.error, OSError)
@@ -100,7 +101,7 @@ class ImapMailbox(Mailbox):
 
     def _conn(self) -> _Client:
         now = time.monotonic()
-        if self._client is not None and now - self._used > STALE:
+        if self._client is not None and now - self._used > min(STALE, self.settings.idle_renew):
             try:
                 self._client.noop()
             except _ERRORS:
@@ -266,8 +267,9 @@ class ImapMailbox(Mailbox):
     def _supports_idle(self) -> bool:
         return bool(self._conn().has_capability("IDLE"))
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """IDLE on INBOX (or poll INBOX and Sent) until something arrives; False on timeout."""
+        stop = stop or threading.Event()
         deadline = time.monotonic() + timeout
         roles = self.roles()
         watched = [roles.inbox] + ([roles.sent] if roles.sent else [])
@@ -280,9 +282,9 @@ class ImapMailbox(Mailbox):
             if self._status_changed(watched):
                 return True
             if idle:
-                return self._idle_until(deadline)
-            while (left := deadline - time.monotonic()) > 0:
-                time.sleep(min(self.settings.poll_interval, left))
+                return self._idle_until(deadline, stop)
+            while (left := deadline - time.monotonic()) > 0 and not stop.is_set():
+                stop.wait(min(self.settings.poll_interval, left))
                 if self._status_changed(watched):
                     return True
             return False
@@ -300,21 +302,25 @@ class ImapMailbox(Mailbox):
         self._idler = self._connect()
         self._idler.select_folder(inbox, readonly=True)
 
-    def _idle_until(self, deadline: float) -> bool:
+    def _idle_until(self, deadline: float, stop: threading.Event) -> bool:
         idler = self._idler
         assert idler is not None
-        while (left := deadline - time.monotonic()) > 0:
-            renew = time.monotonic() + min(left, IDLE_RENEW)
+        while (left := deadline - time.monotonic()) > 0 and not stop.is_set():
+            renew = time.monotonic() + min(left, self.settings.idle_renew)
             changed = False
             idler.idle()
             try:
-                while not changed and (part := renew - time.monotonic()) > 0:
-                    changed = _changed(idler.idle_check(timeout=part))
+                while not changed and not stop.is_set() and (part := renew - time.monotonic()) > 0:
+                    changed = _changed(idler.idle_check(timeout=min(part, STOP_CHECK)))
             finally:
+                # DONE must be answered within the socket timeout: a connection that went
+                # silent (a stall, a dead NAT mapping) fails here instead of hanging forever.
                 _text, late = idler.idle_done()
             if changed or _changed(late):
                 return True
             self._conn()  # keeps the main connection from being logged out meanwhile
+        if stop.is_set():
+            log.debug("%s: IDLE ended for shutdown", self._where)
         return False
 
     def close(self) -> None:

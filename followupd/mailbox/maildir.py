@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Collection, Container, Iterator
 from pathlib import Path
@@ -256,7 +257,7 @@ class MaildirMailbox(Mailbox):
                     raise MailboxError(f"{self._where(folder / sub)}: {exc}") from exc
         return stamps
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """Poll the mtimes of INBOX and Sent new/ and cur/ until one changes or timeout."""
         deadline = time.monotonic() + timeout
         folders = self._watched()
@@ -268,10 +269,13 @@ class MaildirMailbox(Mailbox):
                 self._stamps.update(current)
                 return True
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or (stop is not None and stop.is_set()):
                 self._stamps.update(current)
                 return False
-            time.sleep(min(self.poll_interval, left))
+            if stop is not None:
+                stop.wait(min(self.poll_interval, left))
+            else:
+                time.sleep(min(self.poll_interval, left))
 
     def close(self) -> None:
         """Nothing to release."""
