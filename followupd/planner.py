@@ -14,6 +14,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from followupd.contacts import unfamiliar_note
 from followupd.model import Address, Kind
 from followupd.records import Action, Application, Event
 from followupd.rounds import Round, interview_rounds
@@ -433,6 +434,9 @@ def _action(
     if zone is not None and zone.key != cal.zone.key:
         reason += f"; inside their working hours ({zone.key})"
     context = template_context(app, trig, to, cal, rounds)
+    if not context["to_note"]:
+        mine = [me.email, *(r.email for r in me.references)]
+        context["to_note"] = unfamiliar_note(app, trig.event, (*to, *cc), mine)
     context.update(cycle=trig.round.key if trig.round else cycle, nth=nth, thread=rule.thread)
     return Action(
         key=key,

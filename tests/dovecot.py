@@ -252,6 +252,23 @@ class Dovecot:
                     client.expunge()
                 client.close_folder()
 
+    def restart(self, timeout: float = 20.0) -> None:
+        """Start the stopped server again on the same ports, with the same mail."""
+        self.stop()
+        binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        with (self.root / "dovecot.out").open("ab") as out:
+            self.process = subprocess.Popen(
+                [binary, "-F", "-c", str(self.root / "dovecot.conf")],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+            )
+        deadline = time.monotonic() + timeout
+        while not _accepts(self.host, self.port, greeting=True):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"dovecot did not come back:\n{self.log()}")
+            time.sleep(0.1)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -320,7 +320,7 @@ class ImapMailbox(Mailbox):
                 return True
             self._conn()  # keeps the main connection from being logged out meanwhile
         if stop.is_set():
-            log.debug("%s: IDLE ended for shutdown", self._where)
+            log.info("%s: IDLE ended for shutdown", self._where)
         return False
 
     def close(self) -> None:

@@ -21,6 +21,8 @@ INBOX = "INBOX"
 DRAFTS = "Drafts"
 SENT_NAMES = ("Sent", "Sent Items", "Sent Messages")
 HEADER_LIMIT = 64 * 1024
+# One byte more than the parser reads (parse.MAX_RAW_BYTES), so it can say it truncated.
+READ_LIMIT = 16 * 1024 * 1024 + 1
 _SUBDIRS = ("cur", "new", "tmp")
 _MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*)$", re.IGNORECASE | re.MULTILINE)
 _counter = itertools.count(1)
@@ -69,6 +71,13 @@ def _head(path: Path) -> bytes:
             if end is not None:
                 return head[: end.start()]
     return head[:HEADER_LIMIT]
+
+
+def _bounded(path: Path) -> bytes:
+    """The message, but never more than READ_LIMIT bytes of it: a multi-gigabyte file must
+    not exhaust memory. The parser notes the truncation as a defect."""
+    with path.open("rb") as fh:
+        return fh.read(READ_LIMIT)
 
 
 def _key(filename: str) -> str:
@@ -190,7 +199,7 @@ class MaildirMailbox(Mailbox):
             order.append((delivered, mtime_ns, key, path))
         order.sort()
         for _delivered, _mtime, key, path in order:
-            raw = self._read(folder_path, key, path, Path.read_bytes)
+            raw = self._read(folder_path, key, path, _bounded)
             if raw is None:
                 log.info("%s: %s vanished before it could be read", self.name, key)
                 continue

@@ -1,0 +1,195 @@
+"""Lost connections, silent stalls, refused reconnects and server changes, on a real Dovecot.
+
+followupd talks to Dovecot through tests/faultproxy.py; mail is delivered straight to
+Dovecot, as another client would. Each test ends with every draft made exactly once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.dovecot import Dovecot
+from tests.faultproxy import FaultProxy
+from tests.stores import Followupd, ImapStore
+from tests.test_daemon import invitation, wait_for
+from tests.test_signals import ACK, _rules, _stop
+
+pytestmark = pytest.mark.imap
+
+# Short timings so a fault is noticed in seconds; the defaults are minutes.
+FAST = "      timeout: 2\n      idle_renew: 2\n"
+
+
+class ProxiedStore(ImapStore):
+    def __init__(self, server: Dovecot, proxy: FaultProxy) -> None:
+        super().__init__(server)
+        self.proxy = proxy
+
+    def account_yaml(self) -> str:
+        text = (
+            super().account_yaml().replace(f"port: {self.server.port}", f"port: {self.proxy.port}")
+        )
+        return text + FAST
+
+
+@pytest.fixture
+def proxy(dovecot: Dovecot) -> Iterator[FaultProxy]:
+    p = FaultProxy(dovecot.host, dovecot.port)
+    yield p
+    p.close()
+
+
+def _daemon_setup(tmp_path: Path, store: ImapStore) -> Followupd:
+    rules = _rules(tmp_path, ACK)
+    return Followupd(tmp_path, store, extra=f"  quiet_hours: 00:00-00:00\nrules_dir: {rules}\n")
+
+
+def _message_ids(store: ImapStore) -> Counter[str]:
+    return Counter(str(m["Message-ID"]) for _f, m in store.drafts())
+
+
+def _sent() -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=5)
+
+
+FAULTS = {
+    # The server's answer to a FETCH of a whole message is cut halfway through the literal.
+    "mid-fetch": (b"BODY[] {", "cut-half", False),
+    # The draft reaches the server whole, but its "APPEND completed" never comes back.
+    "append-answer-lost": (b"X-Followupd-Rule", "swallow-replies", True),
+    # The connection dies while the draft is being sent: the server stores nothing.
+    "mid-append": (b"X-Followupd-Rule", "cut-half", True),
+    "mid-idle": (b"IDLE\r\n", "cut", True),
+    # IDLE accepted, then silence: no data, no FIN, as after hours behind a NAT box.
+    "stall-in-idle": (b"IDLE\r\n", "stall", True),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_fault_is_noticed_and_recovered_from_with_every_draft_made_once(
+    fault: str, dovecot: Dovecot, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    store = ProxiedStore(dovecot, proxy)
+    run = _daemon_setup(tmp_path, store)
+    daemon = run.start()
+    try:
+        store.deliver(invitation(0, _sent()))
+        assert wait_for(lambda: len(store.drafts()) == 1, 20), run.log.read_text()
+        pattern, action, from_client = FAULTS[fault]
+        proxy.arm(pattern, action, from_client=from_client)
+        for n in (1, 2, 3):
+            store.deliver(invitation(n, _sent()))
+        assert wait_for(lambda: len(proxy.fired) == 1, 20), f"{fault} never fired"
+        assert wait_for(lambda: len(store.drafts()) >= 4, 40), run.log.read_text()
+        # Still watching after the recovery: new mail is noticed as before.
+        store.deliver(invitation(4, _sent()))
+        assert wait_for(lambda: len(store.drafts()) >= 5, 30), run.log.read_text()
+        time.sleep(1)
+    finally:
+        code, _took = _stop(daemon)
+    log = run.log.read_text()
+    assert code == 0, log
+    assert "retrying in" in log  # the fault was noticed as a fault, not ignored
+    ids = _message_ids(store)
+    assert len(ids) == 5 and max(ids.values()) == 1, ids
+    states = Counter(a["state"] for a in run.status(datetime.now(UTC).isoformat())["done"])
+    assert states == {"drafted": 5}
+
+
+def test_reconnects_refused_for_a_while_back_off_and_catch_up(
+    dovecot: Dovecot, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    store = ProxiedStore(dovecot, proxy)
+    run = _daemon_setup(tmp_path, store)
+    daemon = run.start()
+    try:
+        store.deliver(invitation(0, _sent()))
+        assert wait_for(lambda: len(store.drafts()) == 1, 20), run.log.read_text()
+        proxy.refuse_for(6)
+        for n in (1, 2):
+            store.deliver(invitation(n, _sent()))
+        time.sleep(3)
+        assert len(store.drafts()) == 1  # nothing can get through yet
+        assert wait_for(lambda: len(store.drafts()) == 3, 40), run.log.read_text()
+    finally:
+        code, _took = _stop(daemon)
+    assert code == 0
+    assert proxy.refused >= 1
+    # Backoff, not a tight loop: a handful of attempts in six seconds.
+    assert proxy.refused < 20, proxy.refused
+    assert max(_message_ids(store).values()) == 1
+
+
+def _uidlist_reset(server: Dovecot, user: str) -> None:
+    """Make Dovecot assign INBOX a new UIDVALIDITY, as when a mailbox is recreated."""
+    home = server.root / "mail" / user
+    for path in home.glob("dovecot*"):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _inbox_validity(tmp_path: Path) -> int:
+    db = sqlite3.connect(tmp_path / "state" / "state.sqlite3")
+    try:
+        row = db.execute("SELECT validity FROM cursors WHERE folder='INBOX'").fetchone()
+        return int(row[0])
+    finally:
+        db.close()
+
+
+def test_dovecot_restart_with_a_new_uidvalidity_repeats_no_work(
+    dovecot: Dovecot, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    store = ProxiedStore(dovecot, proxy)
+    run = _daemon_setup(tmp_path, store)
+    daemon = run.start()
+    try:
+        for n in (1, 2, 3):
+            store.deliver(invitation(n, _sent()))
+        assert wait_for(lambda: len(store.drafts()) == 3, 30), run.log.read_text()
+        before = _inbox_validity(tmp_path)
+        dovecot.stop()
+        _uidlist_reset(dovecot, "jane")
+        dovecot.restart()
+        store.deliver(invitation(4, _sent()))
+        assert wait_for(lambda: len(store.drafts()) == 4, 40), run.log.read_text()
+        assert wait_for(lambda: _inbox_validity(tmp_path) != before, 10)
+        time.sleep(2)
+    finally:
+        code, _took = _stop(daemon)
+    assert code == 0
+    ids = _message_ids(store)
+    assert len(ids) == 4 and max(ids.values()) == 1
+    status = run.status(datetime.now(UTC).isoformat())
+    assert len(status["applications"]) == 4
+    assert all(a["messages"] == 1 for a in status["applications"])
+
+
+def test_mail_that_came_while_stopped_for_days_is_handled_at_once_and_once(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    store = ImapStore(dovecot)
+    run = _daemon_setup(tmp_path, store)
+    run("run", "--once")  # known to followupd, then stopped
+    for n in (1, 2, 3):
+        store.deliver(invitation(n, datetime.now(UTC) - timedelta(days=4 - n)))
+    daemon = run.start()
+    try:
+        assert wait_for(lambda: len(store.drafts()) == 3, 30), run.log.read_text()
+    finally:
+        _stop(daemon)
+    daemon = run.start()
+    time.sleep(3)
+    _stop(daemon)
+    ids = _message_ids(store)
+    assert len(ids) == 3 and max(ids.values()) == 1
