@@ -53,6 +53,11 @@ class FaultProxy:
         with self._lock:
             self._armed.append(Fault(from_client, pattern, action))
 
+    def disarm(self) -> None:
+        """Forget faults that have not fired."""
+        with self._lock:
+            self._armed.clear()
+
     def refuse_for(self, seconds: float) -> None:
         """Cut every open connection and refuse new ones for `seconds`."""
         with self._lock:
