@@ -107,6 +107,7 @@ def explain_message(path: Path, config_path: Path | None) -> dict[str, Any]:
         "interviewers": [_addr(a) for a in rec.interviewers],
         "organiser": _addr(rec.organiser),
         "promised_reply_by": rec.promised_reply_by.isoformat() if rec.promised_reply_by else None,
+        "signals": list(event.signals),
         "actions": actions,
         "defects": list(msg.defects),
     }

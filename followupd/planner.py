@@ -99,7 +99,7 @@ def plan_application(
             over = limit is not None and not known and len(used) >= limit
             if stopper is None and not over and (rule.to != "references" or me.references):
                 used.add(occasion)
-            nth = _nth(addressed, existing, len(used))
+            nth = _nth(addressed, existing, len(used)) if limit is not None else 1
             for to, cc, key in addressed:
                 if stopper is not None:
                     plan.dropped[key] = stopper
@@ -302,7 +302,7 @@ def why_dropped(app: Application, action: Action) -> str:
     for e in reversed(later):
         if e.direction == "out":
             return f"{action.rule} cancelled: you wrote to them on {e.at:%Y-%m-%d}"
-        if e.kind is Kind.INVITATION:
+        if e.kind is Kind.INVITATION and e.interview is not None:
             return f"{action.rule} cancelled: a new interview round was set up on {e.at:%Y-%m-%d}"
         if e.kind is not Kind.OTHER or e.is_reply:
             return f"{action.rule} cancelled: {_what(e)} arrived on {e.at:%Y-%m-%d}"
@@ -429,7 +429,7 @@ def _action(
     reason = f"{rule.name} to {who} planned for {fmt_moment(due, cal)}: {trig.why}"
     if trig.round is not None and trig.round.moved:
         reason += " (rescheduled)"
-    if nth > 1:
+    if nth > 1 and rule.due.again is not None:
         reason += f"; follow-up number {nth}, after the longer wait of {rule.due.again}"
     if zone is not None and zone.key != cal.zone.key:
         reason += f"; inside their working hours ({zone.key})"
