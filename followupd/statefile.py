@@ -65,13 +65,25 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def private_dir(path: Path) -> None:
-    """Create the state directory 0700, and tighten it when an older run left it open."""
+def private_dir(path: Path, own_prefix: str) -> None:
+    """Create the state directory 0700, and tighten it when an older run left it open.
+
+    A directory holding anything but our own files (`own_prefix*`) is someone else's too
+    (a state_dir pointed at a shared folder): it is left alone, with a warning.
+    """
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
+    if not mode & 0o077:
+        return
+    if all(p.name.startswith(own_prefix) for p in path.iterdir()):
         path.chmod(mode & 0o700)
         log.info("%s: made the state directory private (was %o)", path, mode)
+    else:
+        log.warning(
+            "%s: others can open this folder and it holds more than followupd's state;"
+            " give followupd a state_dir of its own",
+            path,
+        )
 
 
 def open_state(path: Path, migrations: Sequence[str] = MIGRATIONS) -> sqlite3.Connection:
@@ -80,7 +92,7 @@ def open_state(path: Path, migrations: Sequence[str] = MIGRATIONS) -> sqlite3.Co
     A file that is not ours, is damaged, or was written by a newer schema is refused with a
     message saying so, and left byte for byte as it was.
     """
-    private_dir(path.parent)
+    private_dir(path.parent, path.name)
     fresh = not path.exists() or path.stat().st_size == 0
     if fresh:
         # Create the file 0600 before SQLite does; SQLite gives the -wal/-shm files the same mode.

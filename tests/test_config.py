@@ -96,3 +96,14 @@ def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
 def test_missing_config_says_where_it_looked(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_idle_renewal_must_come_before_servers_drop_idle(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        '      password_command: "echo s3cret"', "      password_env: X\n      idle_renew: 1800"
+    )
+    (found,) = problems(tmp_path, text)
+    assert "accounts[0].imap.idle_renew: Input should be less than or equal to 1740" in found
+    config = load_config(write(tmp_path, GOOD))
+    imap = config.accounts[0].imap
+    assert imap is not None and imap.idle_renew == 1500

@@ -67,6 +67,8 @@ FAULTS = {
     "append-answer-lost": (b"X-Followupd-Rule", "swallow-replies", True),
     # The connection dies while the draft is being sent: the server stores nothing.
     "mid-append": (b"X-Followupd-Rule", "cut-half", True),
+    # The FETCH goes out and nothing ever comes back: only the socket timeout can tell.
+    "stall-in-fetch": (b"BODY.PEEK[]", "stall", True),
     "mid-idle": (b"IDLE\r\n", "cut", True),
     # IDLE accepted, then silence: no data, no FIN, as after hours behind a NAT box.
     "stall-in-idle": (b"IDLE\r\n", "stall", True),

@@ -174,3 +174,20 @@ def test_config_holding_a_password_readable_by_others_is_warned_about(tmp_path: 
     assert "others can read it: chmod 600" in check()
     run.config.chmod(0o600)
     assert "others can read it" not in check()
+
+
+def test_a_shared_state_dir_is_not_changed_but_warned_about(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    (shared / "notes.txt").write_text("someone else's file\n")
+    store = MaildirStore(tmp_path / "Maildir")
+    run = Followupd(tmp_path, store)
+    run.config.write_text(run.config.read_text().replace(str(tmp_path / "state"), str(shared)))
+    done = subprocess.run(
+        run.command("run", "--once", "--now", AFTER), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert _mode(shared) == 0o755
+    assert "give followupd a state_dir of its own" in done.stderr
+    assert _mode(shared / "state.sqlite3") == 0o600
