@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import ahocorasick
+
 # The parser behind `re.compile` (Python 3.11+); private, so any surprise in its output
 # falls back to "no required strings" (always run the pattern) instead of failing.
 _p: Any = importlib.import_module("re._parser")
@@ -91,6 +93,32 @@ def _element(op: Any, arg: Any) -> list[frozenset[str]]:
     if op is getattr(_c, "ATOMIC_GROUP", None):
         return _sequence(arg)
     return []  # classes, anchors, look-arounds, back-references: nothing required
+
+
+class Matcher:
+    """Finds which of a fixed set of strings occur in a text, in one pass (Aho-Corasick).
+
+    Cheaper than `Present` when most of the strings would be looked up anyway.
+    """
+
+    def __init__(self, strings: Iterable[str]) -> None:
+        self._automaton = ahocorasick.Automaton()
+        for string in set(strings):
+            self._automaton.add_word(string, string)
+        self._empty = len(self._automaton) == 0
+        if not self._empty:
+            self._automaton.make_automaton()
+
+    def found(self, text: str) -> frozenset[str]:
+        """The strings that occur in the (folded) text."""
+        if self._empty:
+            return frozenset()
+        return frozenset(value for _end, value in self._automaton.iter(fold(text)))
+
+
+def satisfied(needs: tuple[frozenset[str], ...], found: frozenset[str]) -> bool:
+    """True when each set in `needs` has a string in `found` (so when `needs` is empty)."""
+    return all(not options.isdisjoint(found) for options in needs)
 
 
 class Present:

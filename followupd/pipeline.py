@@ -7,13 +7,13 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from followupd import faults
 from followupd.compose import compose_draft
 from followupd.config import Config
 from followupd.errors import FollowupdError, MailboxError
-from followupd.mailbox.base import Fetched, Mailbox
+from followupd.mailbox.base import Fetched, Mailbox, Screened
 from followupd.model import Address, Kind, ParsedMessage, Recognition
 from followupd.notify import Notes, NotifyError
 from followupd.planner import Person, plan_application, why_dropped
@@ -23,7 +23,13 @@ from followupd.signals import signals_of
 from followupd.timing import Calendar
 from followupd.tracker import Tracker
 
+if TYPE_CHECKING:
+    from followupd.prefilter import Screen
+
 log = logging.getLogger(__name__)
+
+# Messages ruled out unread are recorded this many to a transaction.
+SCREENED_BATCH = 1000
 
 
 class Recorder(Protocol):
@@ -97,13 +103,54 @@ class Engine:
             cursor = self.tracker.cursor(mailbox.name, folder)
             after = cursor[1] if cursor and cursor[0] == validity else 0
             known = self.tracker.known_keys(mailbox.name, folder, validity)
-            for fetched in mailbox.fetch_new(folder, after, known):
+            pending: list[Screened] = []
+            screen = self._screen(direction)
+            for item in mailbox.fetch_screened(folder, after, known, screen):
+                if isinstance(item, Screened):
+                    pending.append(item)
+                    if len(pending) >= SCREENED_BATCH:
+                        self._record_screened(mailbox.name, validity, pending)
+                        if self.should_stop():
+                            return changed
+                    continue
+                # Recorded first, so the folder's cursor never passes an unrecorded message.
+                self._record_screened(mailbox.name, validity, pending)
                 if self.should_stop():
                     return changed
-                app = self.ingest(mailbox.name, fetched, validity, direction, report, now)
+                app = self.ingest(mailbox.name, item, validity, direction, report, now)
                 if app is not None:
                     changed.add(app)
+            self._record_screened(mailbox.name, validity, pending)
         return changed
+
+    def _screen(self, direction: str) -> Screen:
+        from followupd.prefilter import Screen  # noqa: PLC0415 - heavy
+        from followupd.recognise import default_phrasebook  # noqa: PLC0415 - heavy
+
+        tracker = self.tracker
+        return Screen(
+            default_phrasebook(),
+            direction,
+            threaded=lambda ids: tracker.application_for_thread(ids) is not None,
+            ours=lambda message_id: tracker.action_for_message_id(message_id) is not None,
+        )
+
+    def _record_screened(self, account: str, validity: int, pending: list[Screened]) -> None:
+        """Record messages ruled out before reading as not job mail, in one transaction."""
+        if not pending:
+            return
+        with self.tracker.transaction() as db:
+            self.tracker.record_messages(
+                db,
+                account=account,
+                folder=pending[0].folder,
+                validity=validity,
+                rows=[
+                    (item.key, item.uid, item.message_id, f"not job mail: {item.reason}")
+                    for item in pending
+                ],
+            )
+        pending.clear()
 
     def ingest(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -98,6 +98,38 @@ class Tracker:
             " last_uid=CASE WHEN cursors.validity=excluded.validity"
             " THEN max(cursors.last_uid, excluded.last_uid) ELSE excluded.last_uid END",
             (account, folder, validity, uid),
+        )
+
+    def record_messages(
+        self,
+        db: sqlite3.Connection,
+        *,
+        account: str,
+        folder: str,
+        validity: int,
+        rows: Sequence[tuple[str, int, str, str]],
+    ) -> None:
+        """`record_message` for many (key, uid, message_id, reason) rows, all "processed"."""
+        if not rows:
+            return
+        at = _iso(datetime.now(UTC))
+        db.executemany(
+            "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (account, folder, validity, key, message_id, "processed", reason, at)
+                for key, _uid, message_id, reason in rows
+            ],
+        )
+        self.record_message(
+            db,
+            account=account,
+            folder=folder,
+            validity=validity,
+            key=rows[-1][0],
+            uid=max(uid for _key, uid, _id, _reason in rows),
+            message_id=rows[-1][2],
+            status="processed",
+            reason=rows[-1][3],
         )
 
     def skipped(self) -> list[sqlite3.Row]:

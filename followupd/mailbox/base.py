@@ -6,6 +6,10 @@ import abc
 import threading
 from collections.abc import Collection, Container, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from followupd.prefilter import Screen
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,17 @@ class Fetched:
     key: str  # stable within (folder, validity): the IMAP UID, or the Maildir unique name
     uid: int  # IMAP UID; 0 for Maildir, which has none
     raw: bytes
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A message ruled out as job mail before its text was read (see `followupd.prefilter`)."""
+
+    folder: str
+    key: str
+    uid: int
+    message_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,15 @@ class Mailbox(abc.ABC):
 
         Reads never mark anything as seen (IMAP: BODY.PEEK).
         """
+
+    def fetch_screened(
+        self, folder: str, after_uid: int, known: Container[str], screen: Screen
+    ) -> Iterator[Fetched | Screened]:
+        """Like `fetch_new`, but what `screen` rules out may come as `Screened`, unread.
+
+        Backends that cannot fetch in stages return everything (this default).
+        """
+        return iter(self.fetch_new(folder, after_uid, known))
 
     @abc.abstractmethod
     def find_message_ids(self, folder: str, message_ids: Collection[str]) -> set[str]:

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Collection, Container, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import imapclient
 
@@ -18,9 +18,12 @@ from imapclient.imapclient import DRAFTS, SENT
 
 from followupd.config import ImapSettings
 from followupd.errors import MailboxError
-from followupd.mailbox.base import Fetched, FolderRoles, Mailbox
+from followupd.mailbox.base import Fetched, FolderRoles, Mailbox, Screened
 from followupd.mailbox.imap_auth import sign_in
 from followupd.mailbox.maildir import message_id_of, wanted_ids
+
+if TYPE_CHECKING:
+    from followupd.prefilter import Screen
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +199,26 @@ class ImapMailbox(Mailbox):
                     raw = data.get(uid, {}).get(b"BODY[]")
                     if raw is not None:  # None: expunged meanwhile
                         yield Fetched(folder=folder, key=str(uid), uid=uid, raw=bytes(raw))
+
+    def fetch_screened(
+        self, folder: str, after_uid: int, known: Container[str], screen: Screen
+    ) -> Iterator[Fetched | Screened]:
+        """New messages fetched in stages (`imap_fetch`): bodies only of likely job mail."""
+        from followupd.mailbox.imap_fetch import staged_fetch  # noqa: PLC0415 - only for scans
+
+        with self._guard(f"searching {folder}"):
+            info = self._select(folder)
+            self._remember(folder, info.get(b"UIDNEXT"), info.get(b"EXISTS"))
+            found = self._conn().search(f"UID {after_uid + 1}:*")
+            uids = sorted(u for u in map(int, found) if u > after_uid and str(u) not in known)
+
+        def fetch(batch: Sequence[int], items: Sequence[bytes]) -> dict[int, dict[bytes, Any]]:
+            with self._guard(f"fetching from {folder}"):
+                if self._selected != folder:  # the caller used the connection in between
+                    self._select(folder)
+                return dict(self._conn().fetch(list(batch), list(items)))
+
+        return staged_fetch(fetch, folder, uids, screen)
 
     @staticmethod
     def _by_size(uids: list[int], sizes: dict[int, Any]) -> Iterator[list[int]]:

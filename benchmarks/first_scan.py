@@ -1,0 +1,286 @@
+"""First scan of a big INBOX on a local Dovecot: followupd against a naive and a bare fetch.
+
+Seeds user jane's INBOX with --messages messages (default 20,000) written straight into
+Dovecot's Maildir before the first login (APPEND of 100,000 messages would take longer than
+the scan): 2 % job mail (copies of the job samples in tests/samples with fresh
+Message-IDs), each negative sample once, the rest ordinary mail from the generator in
+run_once_imap.py (newsletters, notifications, personal mail), one in 60 with a base64
+attachment of 100 KB to 5 MB. Dovecot indexes the folder once (a STATUS) before timing.
+
+Then, each in its own process so that its peak RSS is its own:
+
+a. `followupd run --once --now ... --config CFG` on a fresh state directory (first scan);
+b. a bare batched FETCH of BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE-ID
+   CONTENT-TYPE)] over the whole INBOX: the practical limit of any scan on this machine;
+c. a naive baseline: FETCH RFC822 in batches and `mailparser.parse_from_bytes` on each.
+
+For each: wall seconds, messages per second, bytes the server sent (from Dovecot's logout
+line, `out=`), and peak RSS (ru_maxrss of that process). The ratios to the targets of
+issue 7 are printed below the table.
+
+Run: `python benchmarks/first_scan.py [--messages 20000] [--skip-naive]`.
+Never asserts on time. Dovecot is stopped and removed even on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from _common import Busyness, machine_lines
+from run_once_imap import (
+    HEADER_FIELDS,
+    KB,
+    NOW,
+    PASSWORD_ENV,
+    USER,
+    ZONE,
+    Generator,
+    crlf,
+    followupd_command,
+    naive_baseline,
+    renamed,
+    sample_sets,
+    sentences,
+    write_config,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.dovecot import Dovecot, remove, start_dovecot  # noqa: E402
+
+MB = 1024 * KB
+_OUT = re.compile(rb"out=(\d+)")
+
+
+def messages(count: int, seed: int) -> Iterator[bytes]:
+    """count raw messages in a shuffled, deterministic order, generated one at a time."""
+    rng = random.Random(seed)
+    job_samples, negative_samples = sample_sets()
+    job_count = max(1, round(count * 0.02))
+    special = {i: ("job", i) for i in rng.sample(range(count), k=job_count)}
+    free = [i for i in range(count) if i not in special]
+    for n, i in enumerate(rng.sample(free, k=min(len(free), len(negative_samples)))):
+        special[i] = ("negative", n)
+    gen = Generator(
+        rng=rng,
+        pool=sentences(rng, 3000),
+        start=datetime(2024, 1, 1, 8, 0, tzinfo=ZONE),
+        span=timedelta(days=700),
+    )
+    blob = rng.randbytes(5 * MB)
+    job_no = 0
+    for i in range(count):
+        what = special.get(i)
+        if what and what[0] == "job":
+            path = job_samples[job_no % len(job_samples)]
+            yield crlf(renamed(path.read_bytes(), job_no // len(job_samples)))
+            job_no += 1
+        elif what:
+            yield crlf(renamed(negative_samples[what[1]].read_bytes(), 0))
+        elif rng.random() < 1 / 60:
+            mail = gen.personal()
+            size = gen.size(100 * KB, 5 * MB)
+            offset = rng.randrange(0, len(blob) - size + 1)
+            ctype, ext = rng.choice((("application/pdf", "pdf"), ("image/jpeg", "jpg")))
+            mail.attachment = (ctype, f"file{i}.{ext}", blob[offset : offset + size])
+            yield mail.raw()
+        else:
+            yield gen.any().raw()
+
+
+def seed_maildir(server: Dovecot, count: int, seed: int) -> tuple[int, int]:
+    """Write the messages into jane's Maildir cur/ (80 % seen); returns (count, bytes)."""
+    import pwd
+
+    owner = pwd.getpwnam("dovecot")
+    home = server.root / "mail" / USER
+    for sub in ("", "cur", "new", "tmp"):
+        (home / sub).mkdir(exist_ok=True)
+        os.chown(home / sub, owner.pw_uid, owner.pw_gid)
+    rng = random.Random(seed + 1)
+    total = 0
+    base = int(time.time()) - count
+    for n, raw in enumerate(messages(count, seed)):
+        flags = "S" if rng.random() < 0.8 else ""
+        path = home / "cur" / f"{base + n}.M{n}P1.bench,S={len(raw)}:2,{flags}"
+        path.write_bytes(raw)
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+        total += len(raw)
+    return count, total
+
+
+def server_bytes(log: Path, offset: int) -> int:
+    """Bytes Dovecot sent in the sessions that logged out after `offset` in its log."""
+    with log.open("rb") as f:
+        f.seek(offset)
+        return sum(int(m.group(1)) for m in _OUT.finditer(f.read()))
+
+
+def measured(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run argv; (wall seconds, its peak RSS in KiB, stdout). Raises if it fails."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    if os.environ.get("FUPD_BENCH_PROFILE"):
+        sys.stderr.write(err.decode("utf-8", "replace"))
+    # communicate() has reaped the child; its rusage is folded into RUSAGE_CHILDREN, whose
+    # ru_maxrss is the largest child so far: so each measurement runs in a fresh worker.
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {err.decode()[-2000:]}")
+    return wall, _child_peak(out), out.decode("utf-8", "replace")
+
+
+def _child_peak(out: bytes) -> int:
+    match = re.search(rb"^peak_rss_kib=(\d+)$", out, re.M)
+    return int(match.group(1)) if match else 0
+
+
+def _work_seconds(out: str) -> float:
+    match = re.search(r"^work_seconds=([\d.]+)$", out, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def worker(mode: str, host: str, port: int, password: str) -> int:
+    """--worker: one measurement in this process; prints its figures and peak RSS."""
+    import resource
+
+    server = Dovecot(root=Path("/nonexistent"), port=port, tls_port=0)
+    server.users = {USER: password}
+    server.host = host
+    start = time.perf_counter()
+    if mode == "followupd":
+        from followupd.cli import main as cli_main
+
+        profiler = cProfile.Profile() if os.environ.get("FUPD_BENCH_PROFILE") else None
+        code = 0
+        try:
+            if profiler:
+                profiler.enable()
+            cli_main(sys.argv[sys.argv.index("--") + 1 :])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        if profiler:
+            profiler.disable()
+            stats = pstats.Stats(profiler, stream=sys.stderr).strip_dirs()
+            stats.sort_stats("tottime").print_stats(30)
+        if code:
+            return code
+    else:
+        item = HEADER_FIELDS if mode == "headers" else b"RFC822"
+        result = naive_baseline(server, item, parse=mode == "naive")
+        print(f"messages={result.messages}")
+    print(f"work_seconds={time.perf_counter() - start:.3f}")
+    print(f"peak_rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Seed, measure a-c, print the table; see the module docstring."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive baseline")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args, _rest = parser.parse_known_args(argv)
+    if args.worker:
+        return worker(args.worker, "127.0.0.1", args.port, os.environ[PASSWORD_ENV])
+
+    busy = Busyness()
+    server = start_dovecot()
+    tmp = Path(tempfile.mkdtemp(prefix="fud-bench-scan-"))
+    rows: list[tuple[str, float, float, int, int]] = []
+    try:
+        t0 = time.perf_counter()
+        count, total = seed_maildir(server, args.messages, args.seed)
+        seed_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with server.client(USER) as client:
+            indexed = int(client.folder_status("INBOX", [b"MESSAGES"])[b"MESSAGES"])
+        index_s = time.perf_counter() - t0
+        env = {**os.environ, PASSWORD_ENV: server.users[USER]}
+        env.pop("FOLLOWUPD_CONFIG", None)
+        me = [sys.executable, str(Path(__file__).resolve()), "--port", str(server.port)]
+        config = write_config(tmp / "config.yaml", server, tmp / "state")
+        followupd_args = ["run", "--once", "--now", NOW, "--config", str(config)]
+        plan = [
+            ("a. followupd run --once (first scan)", "followupd", followupd_args),
+            ("b. bare FETCH of 6 header fields", "headers", []),
+        ]
+        if not args.skip_naive:
+            plan.append(("c. naive: FETCH RFC822 + mailparser", "naive", []))
+        outputs: dict[str, str] = {}
+        for label, mode, extra in plan:
+            offset = server.log_file.stat().st_size
+            wall, peak, out = measured([*me, "--worker", mode, "--", *extra], env)
+            time.sleep(0.2)  # the logout line is written after the client is gone
+            work = _work_seconds(out)
+            rows.append((label, work, wall, server_bytes(server.log_file, offset), peak))
+            outputs[mode] = out
+        status = subprocess.run(
+            [*followupd_command(), "status", "--json", "--now", NOW, "--config", str(config)],
+            capture_output=True,
+            env=env,
+            check=True,
+            timeout=300,
+        )
+        summary = json.loads(status.stdout)
+    finally:
+        remove(server)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    for text in machine_lines():
+        print(text)
+    print(busy.line())
+    print(
+        f"mailbox: {count} messages ({total / 1e9:.2f} GB) written into the Maildir in"
+        f" {seed_s:.0f} s; Dovecot indexed {indexed} in {index_s:.1f} s"
+    )
+    print()
+    header = (
+        f"{'what':<38} {'wall s':>7} {'msgs/s':>7} {'process s':>9}"
+        f" {'MB from server':>14} {'peak RSS MB':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for label, work, wall, sent, peak in rows:
+        print(
+            f"{label:<38} {work:>7.2f} {count / work:>7.0f} {wall:>9.2f}"
+            f" {sent / 1e6:>14.1f} {peak / 1024:>11.0f}"
+        )
+    print("(wall s: the work itself; process s: with interpreter start-up and imports)")
+    print()
+    recognised = outputs["followupd"].count("recognised ")
+    print(
+        f"followupd: {recognised} messages recognised as job mail,"
+        f" {len(summary.get('applications', []))} applications"
+    )
+    scan = rows[0][1]
+    bare = rows[1][1]
+    print(f"rate vs bare header fetch: {bare / scan:.2f} (target >= 0.5)")
+    print(f"rate: {count / scan:.0f} msgs/s (target >= 5,000 at 100,000 messages)")
+    if len(rows) > 2:
+        print(f"speed-up over naive: {rows[2][1] / scan:.1f}x (target >= 10x)")
+    print(f"peak RSS of the scan: {rows[0][4] / 1024:.0f} MB (target < 150 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

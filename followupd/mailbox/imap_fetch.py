@@ -1,0 +1,250 @@
+"""Staged IMAP fetch: headers and structure for every message, text only for candidates.
+
+1. For a batch of UIDs: RFC822.SIZE, BODYSTRUCTURE and a few header fields
+   (`prefilter.FIELDS`); the `Screen` judges each message from those.
+2. For messages the screen wants to probe: the first `PROBE_BYTES` of the first text part.
+3. For candidates: the header, the text parts (at most `TEXT_LIMIT` bytes each) and the
+   calendar parts, put back together as one MIME message for the usual parser. Other
+   attachments are never fetched.
+
+Every body item is a BODY.PEEK, so nothing is marked \\Seen (the folder is also EXAMINEd).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from followupd.mailbox.base import Fetched, Screened
+from followupd.parse_ics import MAX_CALENDAR_BYTES
+from followupd.prefilter import (
+    FIELDS,
+    PROBE_BYTES,
+    Screen,
+    Verdict,
+    header_fields,
+    message_id,
+    probe_text,
+)
+
+STAGE_BATCH = 500
+# Per text part of a candidate; recognition reads 64,000 characters of text at most.
+TEXT_LIMIT = 256 * 1024
+HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + " ".join(FIELDS).encode() + b")]"
+_CALENDAR_TYPES = frozenset({"text/calendar", "application/ics", "text/x-vcalendar"})
+
+# fetch(uids, items) -> imapclient's {uid: {item: value}}
+Fetch = Callable[[Sequence[int], Sequence[bytes]], dict[int, dict[bytes, Any]]]
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A body part that is not multipart (message/rfc822 counts as one, kept whole)."""
+
+    section: str
+    ctype: str
+    params: dict[str, str]
+    encoding: str
+    size: int
+    attachment: bool  # has a file name or Content-Disposition: attachment
+
+    @property
+    def calendar(self) -> bool:
+        name = self.params.get("name", "").lower()
+        return self.ctype in _CALENDAR_TYPES or name.endswith(".ics")
+
+    @property
+    def text(self) -> bool:
+        return self.ctype in ("text/plain", "text/html") and not self.attachment
+
+    @property
+    def kept(self) -> bool:
+        """Fetched for a candidate: text, calendars, and small attached messages."""
+        if self.calendar:
+            return self.size <= 2 * MAX_CALENDAR_BYTES  # base64 is a third larger
+        if self.ctype.startswith("message/"):
+            return self.size <= TEXT_LIMIT
+        return self.text
+
+
+@dataclass(frozen=True)
+class Multipart:
+    section: str  # "" for the message itself
+    boundary: str
+    children: tuple[Leaf | Multipart, ...]
+
+
+def structure(data: Any, section: str = "") -> Leaf | Multipart:
+    """imapclient's BODYSTRUCTURE value → a tree of Leaf and Multipart with IMAP sections."""
+    if isinstance(data[0], list):
+        children = tuple(
+            structure(child, f"{section}.{i}" if section else str(i))
+            for i, child in enumerate(data[0], 1)
+        )
+        params = _pairs(data[2]) if len(data) > 2 else {}
+        return Multipart(section, params.get("boundary", ""), children)
+    ctype = f"{_text(data[0])}/{_text(data[1])}".lower()
+    params = _pairs(data[2])
+    # Extension data follows the basic fields; text parts carry a line count, attached
+    # messages an envelope, a body structure and a line count first (RFC 3501 7.4.2).
+    extra = 8 if ctype.startswith("text/") else 10 if ctype == "message/rfc822" else 7
+    disposition = data[extra + 1] if len(data) > extra + 1 else None
+    kind, dparams = "", {}
+    if isinstance(disposition, tuple) and disposition:
+        kind = _text(disposition[0]).lower()
+        dparams = _pairs(disposition[1]) if len(disposition) > 1 else {}
+    filename = dparams.get("filename") or params.get("name")
+    if "filename" in dparams:
+        params = {**params, "name": dparams["filename"]}
+    return Leaf(
+        section=section or "1",
+        ctype=ctype,
+        params=params,
+        encoding=_text(data[5]).lower(),
+        size=int(data[6] or 0),
+        attachment=bool(filename) or kind == "attachment",
+    )
+
+
+def leaves(node: Leaf | Multipart) -> Iterator[Leaf]:
+    """Every leaf, in order."""
+    if isinstance(node, Leaf):
+        yield node
+        return
+    for child in node.children:
+        yield from leaves(child)
+
+
+def probe_leaf(node: Leaf | Multipart) -> Leaf | None:
+    """The part the parser takes the text from: the first plain text part, else HTML."""
+    texts = [leaf for leaf in leaves(node) if leaf.text]
+    plain = [leaf for leaf in texts if leaf.ctype == "text/plain"]
+    chosen = plain or texts
+    return chosen[0] if chosen else None
+
+
+def staged_fetch(
+    fetch: Fetch, folder: str, uids: Sequence[int], screen: Screen
+) -> Iterator[Fetched | Screened]:
+    """Fetch `uids` in stages (see the module docstring), in UID order."""
+    for start in range(0, len(uids), STAGE_BATCH):
+        batch = list(uids[start : start + STAGE_BATCH])
+        found = fetch(batch, [b"RFC822.SIZE", b"BODYSTRUCTURE", HEADER_ITEM])
+        judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]] = {}
+        probes: dict[str, list[tuple[int, Leaf]]] = {}
+        for uid in batch:
+            item = found.get(uid)
+            if item is None or b"BODYSTRUCTURE" not in item:
+                continue  # expunged meanwhile
+            fields = header_fields(_header_block(item))
+            tree = structure(item[b"BODYSTRUCTURE"])
+            judgement = screen.judge(fields, any(leaf.calendar for leaf in leaves(tree)))
+            verdict, reason = judgement.verdict, judgement.reason
+            if verdict is Verdict.PROBE:
+                leaf = probe_leaf(tree)
+                if leaf is None:
+                    verdict, reason = Verdict.NOT, "no text part"
+                else:
+                    probes.setdefault(leaf.section, []).append((uid, leaf))
+            judged[uid] = (fields, tree, verdict, reason)
+        _run_probes(fetch, probes, judged, screen)
+        for uid in batch:
+            if uid not in judged:
+                continue
+            fields, tree, verdict, reason = judged[uid]
+            if verdict is Verdict.JOB:
+                raw = bounded_message(fetch, uid, tree)
+                if raw is not None:
+                    yield Fetched(folder=folder, key=str(uid), uid=uid, raw=raw)
+            else:
+                yield Screened(folder, str(uid), uid, message_id(fields), reason)
+
+
+def _run_probes(
+    fetch: Fetch,
+    probes: dict[str, list[tuple[int, Leaf]]],
+    judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]],
+    screen: Screen,
+) -> None:
+    """Fetch the top of each probed message's text (one FETCH per section) and judge it."""
+    for section, members in probes.items():
+        item = f"BODY.PEEK[{section}]<0.{PROBE_BYTES}>".encode()
+        data = fetch([uid for uid, _ in members], [item])
+        key = f"BODY[{section}]<0>".encode()
+        for uid, leaf in members:
+            fields, tree, _verdict, _reason = judged[uid]
+            raw = data.get(uid, {}).get(key) or b""
+            text = probe_text(
+                bytes(raw), leaf.encoding, leaf.params.get("charset", ""), leaf.ctype == "text/html"
+            )
+            if screen.probe(fields, text):
+                judged[uid] = (fields, tree, Verdict.JOB, "job phrase near the top")
+            else:
+                judged[uid] = (fields, tree, Verdict.NOT, "no job phrase near the top")
+
+
+def bounded_message(fetch: Fetch, uid: int, tree: Leaf | Multipart) -> bytes | None:
+    """The message with only its kept parts (text cut at TEXT_LIMIT); None if expunged."""
+    items = [b"BODY.PEEK[HEADER]"]
+    _items(tree, items)
+    data = fetch([uid], items).get(uid)
+    if data is None or b"BODY[HEADER]" not in data:
+        return None
+    return bytes(data[b"BODY[HEADER]"]) + _body(tree, data)
+
+
+def _items(node: Leaf | Multipart, items: list[bytes]) -> None:
+    if isinstance(node, Leaf):
+        if node.kept:
+            items.append(f"BODY.PEEK[{node.section}]<0.{_limit(node)}>".encode())
+        return
+    for child in node.children:
+        if _has_kept(child):
+            items.append(f"BODY.PEEK[{child.section}.MIME]".encode())
+            _items(child, items)
+
+
+def _body(node: Leaf | Multipart, data: dict[bytes, Any]) -> bytes:
+    if isinstance(node, Leaf):
+        if not node.kept:
+            return b""
+        body = bytes(data.get(f"BODY[{node.section}]<0>".encode()) or b"")
+        if len(body) >= _limit(node):
+            body = body[: body.rfind(b"\n") + 1] or body  # no half line at the cut
+        return body
+    boundary = node.boundary.encode("utf-8", "replace")
+    out = []
+    for child in node.children:
+        if _has_kept(child):
+            mime = bytes(data.get(f"BODY[{child.section}.MIME]".encode()) or b"\r\n")
+            out.append(b"--" + boundary + b"\r\n" + mime + _body(child, data) + b"\r\n")
+    return b"".join(out) + b"--" + boundary + b"--\r\n"
+
+
+def _has_kept(node: Leaf | Multipart) -> bool:
+    return any(leaf.kept for leaf in leaves(node))
+
+
+def _limit(leaf: Leaf) -> int:
+    return 2 * MAX_CALENDAR_BYTES if leaf.calendar else TEXT_LIMIT
+
+
+def _header_block(item: dict[bytes, Any]) -> bytes:
+    for key, value in item.items():
+        if isinstance(key, bytes) and key.startswith(b"BODY[HEADER.FIELDS"):
+            return bytes(value or b"")
+    return b""
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _pairs(value: Any) -> dict[str, str]:
+    if not isinstance(value, tuple | list):
+        return {}
+    items = list(value)
+    return {_text(k).lower(): _text(v) for k, v in zip(items[::2], items[1::2], strict=False)}

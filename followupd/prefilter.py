@@ -1,0 +1,236 @@
+"""Decide from a few header fields (and perhaps the top of the text) whether mail could matter.
+
+A first scan reads mailboxes where job mail is a few hundred messages among tens of
+thousands. Fetching and parsing all of them is what made a scan slow, so backends that can
+fetch in stages ask a `Screen` first:
+
+- JOB: read the message's text and calendar parts and recognise it as usual. Mail in a
+  thread followupd already tracks, mail with a calendar part, and mail whose subject or
+  sender names a job word, a kind's subject phrase or an applicant tracking system.
+- NOT: not job mail; record it without reading further. Bounces and auto-replies (the
+  classifier rules these out from the same headers), and list mail (List-Id,
+  List-Unsubscribe, Precedence: bulk) whose headers carry no job word.
+- PROBE: look at the top of the text first (`Screen.probe`); only mail where some kind's
+  phrase appears there is read in full. Without a kind phrase the classifier cannot
+  name a kind, so nothing the classifier would find is skipped within what is examined.
+
+Sent mail only matters in a tracked thread or as a draft followupd wrote, which headers show.
+"""
+
+from __future__ import annotations
+
+import binascii
+import enum
+import html
+import quopri
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+
+from followupd.literals import Matcher, Present, satisfied
+from followupd.phrasebook import Phrase, PhraseBook
+from followupd.recognise_text import flatten, normalise
+
+# The header fields the screen reads; fetched for every message, so kept few.
+FIELDS = (
+    "FROM",
+    "SUBJECT",
+    "MESSAGE-ID",
+    "IN-REPLY-TO",
+    "REFERENCES",
+    "CONTENT-TYPE",
+    "AUTO-SUBMITTED",
+    "PRECEDENCE",
+    "LIST-ID",
+    "LIST-UNSUBSCRIBE",
+    "X-AUTOREPLY",
+    "X-AUTORESPOND",
+    "X-FAILED-RECIPIENTS",
+)
+# How much of the first text part a probe reads. Job mail says what it is near the top.
+PROBE_BYTES = 4 * 1024
+_ANGLE_ID = re.compile(r"<([^<>\s]{1,995})>")
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]+")
+_TAG = re.compile(r"<(?:style|script)\b.*?</(?:style|script)\s*>|<[^>]*>", re.I | re.S)
+
+
+class Verdict(enum.Enum):
+    JOB = "job"
+    NOT = "not"
+    PROBE = "probe"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    reason: str
+
+
+def header_fields(block: bytes) -> dict[str, str]:
+    """A header block → {lower-case name: unfolded value} (first occurrence wins)."""
+    fields: dict[str, str] = {}
+    name = ""
+    for line in block.decode("utf-8", "replace").splitlines():
+        if not line.strip():
+            continue
+        if line[0] in " \t" and name:
+            if name in fields:
+                fields[name] += " " + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        name = key.strip().lower() if sep else ""
+        if name and name not in fields:
+            fields[name] = value.strip()
+        elif name:
+            name = ""  # a repeated field: keep the first one whole
+    return fields
+
+
+def decoded(value: str) -> str:
+    """RFC 2047 encoded words decoded; anything undecodable is kept as written."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
+        return value
+
+
+def message_id(fields: Mapping[str, str]) -> str:
+    """The Message-ID without angle brackets, or "" when there is none."""
+    value = fields.get("message-id", "")
+    match = _ANGLE_ID.search(value)
+    return match.group(1) if match else value.strip().strip("<>")
+
+
+def thread_ids(fields: Mapping[str, str]) -> list[str]:
+    """The ids of In-Reply-To and References."""
+    ids: list[str] = []
+    for name in ("in-reply-to", "references"):
+        ids += _ANGLE_ID.findall(fields.get(name, ""))
+    return ids
+
+
+class Screen:
+    """Judges messages for one folder direction ("in" or "out"); see the module docstring.
+
+    `threaded` says whether any of the ids belongs to a tracked application's thread;
+    `ours` whether a Message-ID is one of followupd's drafts.
+    """
+
+    def __init__(
+        self,
+        book: PhraseBook,
+        direction: str,
+        threaded: Callable[[list[str]], bool],
+        ours: Callable[[str], bool],
+    ) -> None:
+        self.book = book
+        self.direction = direction
+        self.threaded = threaded
+        self.ours = ours
+        self._subject = [p for w in book.kinds.values() for p in w.subject]
+        self._body = [p for w in book.kinds.values() for p in w.body]
+        self._matcher = Matcher(s for p in self._body for need in p.needs for s in need)
+
+    def judge(self, fields: Mapping[str, str], calendar: bool) -> Judgement:
+        """The verdict on a message from its header fields and whether it has a calendar part."""
+        refs = thread_ids(fields)
+        if refs and self.threaded(refs):
+            return Judgement(Verdict.JOB, "in a tracked thread")
+        if self.direction != "in":
+            if self.ours(message_id(fields)):
+                return Judgement(Verdict.JOB, "a draft followupd wrote")
+            return Judgement(Verdict.NOT, "sent mail outside tracked threads")
+        if calendar:
+            return Judgement(Verdict.JOB, "has a calendar part")
+        machine = _bounce_or_auto_reply(fields)
+        if machine:
+            return Judgement(Verdict.NOT, machine)
+        subject = flatten(normalise(decoded(fields.get("subject", ""))))
+        sender = decoded(fields.get("from", ""))
+        if self._job_words(subject, sender):
+            return Judgement(Verdict.JOB, "job words in the subject or sender")
+        if _is_list_mail(fields):
+            return Judgement(Verdict.NOT, "list mail without job words")
+        return Judgement(Verdict.PROBE, "")
+
+    def probe(self, fields: Mapping[str, str], text: str) -> bool:
+        """True when some kind's phrase occurs in the subject or in `text` (top of the body)."""
+        subject = flatten(normalise(decoded(fields.get("subject", ""))))
+        if _any_hit(self._subject, subject):
+            return True
+        flat = flatten(normalise(text))
+        found = self._matcher.found(flat)
+        return any(satisfied(p.needs, found) and p.regex.search(flat) for p in self._body)
+
+    def _job_words(self, subject: str, sender: str) -> bool:
+        domain = _domain(sender)
+        if domain and any(domain == d or domain.endswith("." + d) for d in self.book.ats_domains):
+            return True
+        if _any_hit(self._subject, subject):
+            return True
+        name = _ADDRESS.sub(" ", sender)
+        return any(term.search(subject) or term.search(name) for term in self.book.job_terms)
+
+
+def probe_text(data: bytes, encoding: str, charset: str, html_part: bool) -> str:
+    """The readable text of the start of a body part (transfer encoding undone)."""
+    encoding = encoding.lower()
+    if encoding in ("base64", "quoted-printable") and len(data) >= PROBE_BYTES:
+        data = data[: data.rfind(b"\n") + 1] or data  # drop a half-fetched line
+    if encoding == "base64":
+        compact = b"".join(data.split())
+        try:
+            data = binascii.a2b_base64(compact[: len(compact) // 4 * 4])
+        except binascii.Error:
+            data = b""
+    elif encoding == "quoted-printable":
+        data = quopri.decodestring(data)
+    try:
+        text = data.decode(charset or "utf-8", "replace")
+    except LookupError:
+        text = data.decode("utf-8", "replace")
+    if html_part:
+        text = html.unescape(_TAG.sub(" ", text))
+    return text
+
+
+def _any_hit(phrases: Iterable[Phrase], text: str) -> bool:
+    if not text:
+        return False
+    present = Present(text)
+    return any(present.all(p.needs) and p.regex.search(text) for p in phrases)
+
+
+def _bounce_or_auto_reply(fields: Mapping[str, str]) -> str:
+    """The classifier's header verdicts (always "not job mail"), as a reason; "" if none."""
+    if fields.get("auto-submitted", "").strip().lower().startswith("auto-replied"):
+        return "auto-reply (Auto-Submitted)"
+    if "x-autoreply" in fields or "x-autorespond" in fields:
+        return "auto-reply (X-Autoreply)"
+    ctype = fields.get("content-type", "").lower()
+    if ctype.startswith("multipart/report") and "delivery-status" in ctype:
+        return "delivery report"
+    if "x-failed-recipients" in fields:
+        return "delivery report (X-Failed-Recipients)"
+    match = _ADDRESS.search(fields.get("from", ""))
+    local = match.group(0).split("@")[0].lower() if match else ""
+    if local in ("mailer-daemon", "postmaster"):
+        return f"delivery report ({local})"
+    return ""
+
+
+def _is_list_mail(fields: Mapping[str, str]) -> bool:
+    precedence = fields.get("precedence", "").strip().lower()
+    return (
+        precedence in ("bulk", "list", "junk")
+        or "list-id" in fields
+        or ("list-unsubscribe" in fields)
+    )
+
+
+def _domain(sender: str) -> str:
+    match = _ADDRESS.search(sender)
+    return match.group(0).rpartition("@")[2].lower().strip(".") if match else ""

@@ -1,0 +1,220 @@
+"""Staged IMAP fetch on the real Dovecot: what is read, what is not, and what it decides.
+
+Every labelled sample and corpus message is delivered to bob's INBOX together with ordinary
+mail and big attachments; the staged fetch must hand over every message recognition calls
+job mail, recognise it exactly as from the whole message, never fetch an attachment other
+than a calendar, never body-fetch mail its headers rule out, and mark nothing \\Seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from followupd.mailbox.base import Fetched, Screened
+from followupd.mailbox.imap import ImapMailbox
+from followupd.mailbox.imap_fetch import Leaf, Multipart, staged_fetch, structure
+from followupd.model import Kind
+from followupd.parse import parse_message
+from followupd.prefilter import Screen
+from followupd.recognise import default_phrasebook, recognise
+from tests.dovecot import Dovecot
+
+pytestmark = pytest.mark.imap
+
+TESTS = Path(__file__).parent
+BERLIN = ZoneInfo("Europe/Berlin")
+ME = {"jane@example.com"}
+USER = "bob"
+ATTACHMENT_MARK = b"ATTACHMENT-PAYLOAD-NEVER-FETCHED"
+
+
+def crlf(raw: bytes) -> bytes:
+    return re.sub(rb"\r?\n", b"\r\n", raw)
+
+
+def labelled_mail() -> list[Path]:
+    """Every sample and corpus message (the corpus as far as it exists on this branch)."""
+    return sorted(TESTS.glob("samples/*.eml")) + sorted(TESTS.glob("corpus/*/*.eml"))
+
+
+def with_attachment(subject: str, body: str, *, extra_headers: str = "") -> bytes:
+    """A multipart/mixed message: a text part and a 600 KB PDF that must never be fetched."""
+    payload = ATTACHMENT_MARK * (600_000 // len(ATTACHMENT_MARK))
+    pdf = base64.encodebytes(payload).decode("ascii")
+    return crlf(
+        (
+            "From: Sam Ortiz <sam@example.org>\n"
+            "To: Jane Doe <jane@example.com>\n"
+            f"Subject: {subject}\n"
+            "Date: Tue, 03 Nov 2026 10:00:00 +0100\n"
+            f"Message-ID: <att.{abs(hash(subject))}@example.org>\n"
+            f"{extra_headers}"
+            "MIME-Version: 1.0\n"
+            'Content-Type: multipart/mixed; boundary="outer"\n\n'
+            "--outer\nContent-Type: text/plain; charset=utf-8\n\n"
+            f"{body}\n"
+            "--outer\n"
+            'Content-Type: application/pdf; name="scan.pdf"\n'
+            'Content-Disposition: attachment; filename="scan.pdf"\n'
+            "Content-Transfer-Encoding: base64\n\n"
+            f"{pdf}"
+            "--outer--\n"
+        ).encode()
+    )
+
+
+NEWSLETTER = crlf(
+    b"From: City Museum <newsletter@museum.example>\n"
+    b"To: Jane Doe <jane@example.com>\n"
+    b"Subject: This month at the museum\n"
+    b"Date: Tue, 03 Nov 2026 10:00:00 +0100\n"
+    b"Message-ID: <news.1@museum.example>\n"
+    b"List-Id: <museum.example>\n"
+    b"List-Unsubscribe: <mailto:unsubscribe@museum.example>\n"
+    b"MIME-Version: 1.0\n"
+    b"Content-Type: text/plain; charset=utf-8\n\n"
+    b"New paintings in the east wing. Opening hours change in December.\n"
+)
+INVITATION_WITH_PDF = with_attachment(
+    "Interview invitation - Data Analyst",
+    "Dear Jane,\n\nwe would like to invite you to an interview for the Data Analyst role"
+    " at Initech on Tuesday, 24 November 2026 at 14:00 CET.\n\nBest regards,\nPriya Shah",
+)
+HOLIDAY_PHOTOS = with_attachment("photos from the trip", "Hi Jane,\n\nhere they are!\n\nSam")
+
+
+class Recorder:
+    """A fetch function over a real connection that notes which items each UID was sent."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.items: dict[int, list[bytes]] = {}
+
+    def __call__(self, uids: Sequence[int], items: Sequence[bytes]) -> dict[int, dict[bytes, Any]]:
+        for uid in uids:
+            self.items.setdefault(uid, []).extend(items)
+        return dict(self.client.fetch(list(uids), list(items)))
+
+    def bodies(self, uid: int) -> list[bytes]:
+        """Body sections fetched for uid, other than the screening header fields."""
+        return [
+            i
+            for i in self.items.get(uid, [])
+            if i.startswith(b"BODY") and b"HEADER.FIELDS" not in i
+        ]
+
+
+@pytest.fixture(scope="module")
+def seeded(dovecot: Dovecot) -> dict[int, bytes]:
+    """bob's INBOX with every labelled message and the three above; {uid: raw}."""
+    dovecot.reset(USER)
+    raws = [crlf(p.read_bytes()) for p in labelled_mail()]
+    raws += [NEWSLETTER, INVITATION_WITH_PDF, HOLIDAY_PHOTOS]
+    return {dovecot.append(USER, "INBOX", raw): raw for raw in raws}
+
+
+def screen() -> Screen:
+    return Screen(default_phrasebook(), "in", threaded=lambda ids: False, ours=lambda mid: False)
+
+
+def run_staged(dovecot: Dovecot, uids: list[int]) -> tuple[list[Fetched | Screened], Recorder]:
+    with dovecot.client(USER) as client:
+        client.select_folder("INBOX", readonly=True)
+        recorder = Recorder(client)
+        return list(staged_fetch(recorder, "INBOX", uids, screen())), recorder
+
+
+def full_recognition(raw: bytes) -> Any:
+    return recognise(parse_message(raw, default_tz=BERLIN), me_addresses=ME, tz=BERLIN)
+
+
+def test_job_mail_is_fetched_and_recognised_as_from_the_whole_message(
+    dovecot: Dovecot, seeded: dict[int, bytes]
+) -> None:
+    items, _ = run_staged(dovecot, sorted(seeded))
+    assert [i.uid for i in items] == sorted(seeded)
+    for item in items:
+        expected = full_recognition(seeded[item.uid])
+        if isinstance(item, Fetched):
+            assert full_recognition(item.raw) == expected, item.uid
+        else:
+            assert expected.kind == Kind.OTHER, (item.uid, item.reason, expected)
+    fetched = [i for i in items if isinstance(i, Fetched)]
+    assert len(fetched) >= sum(
+        1 for raw in seeded.values() if full_recognition(raw).kind.value != "other"
+    )
+
+
+def test_attachments_are_never_fetched(dovecot: Dovecot, seeded: dict[int, bytes]) -> None:
+    items, recorder = run_staged(dovecot, sorted(seeded))
+    by_raw = {raw: uid for uid, raw in seeded.items()}
+    invitation = next(i for i in items if i.uid == by_raw[INVITATION_WITH_PDF])
+    assert isinstance(invitation, Fetched)
+    assert ATTACHMENT_MARK not in invitation.raw
+    assert b"scan.pdf" not in invitation.raw
+    assert len(invitation.raw) < 5000 < len(INVITATION_WITH_PDF) // 100
+    assert full_recognition(invitation.raw).kind == Kind.INVITATION
+    # No FETCH ever named the attachment's section (2) or the whole message.
+    for uid in seeded:
+        for item in recorder.bodies(uid):
+            assert not item.startswith((b"BODY.PEEK[]", b"RFC822", b"BODY[")), item
+            if uid in (by_raw[INVITATION_WITH_PDF], by_raw[HOLIDAY_PHOTOS]):
+                assert not item.startswith(b"BODY.PEEK[2]"), item
+
+
+def test_mail_ruled_out_by_its_headers_is_not_body_fetched(
+    dovecot: Dovecot, seeded: dict[int, bytes]
+) -> None:
+    items, recorder = run_staged(dovecot, sorted(seeded))
+    by_raw = {raw: uid for uid, raw in seeded.items()}
+    newsletter = next(i for i in items if i.uid == by_raw[NEWSLETTER])
+    assert isinstance(newsletter, Screened)
+    assert newsletter.message_id == "news.1@museum.example"
+    assert "list mail" in newsletter.reason
+    assert recorder.bodies(newsletter.uid) == [b"BODYSTRUCTURE"]
+    photos = next(i for i in items if i.uid == by_raw[HOLIDAY_PHOTOS])
+    assert isinstance(photos, Screened)
+    # Personal mail is probed: the top of its text part, nothing more.
+    assert recorder.bodies(photos.uid) == [b"BODYSTRUCTURE", b"BODY.PEEK[1]<0.4096>"]
+
+
+def test_nothing_is_marked_seen(dovecot: Dovecot, seeded: dict[int, bytes]) -> None:
+    mailbox = ImapMailbox("bob", dovecot.imap_settings(USER))
+    try:
+        items = list(mailbox.fetch_screened("INBOX", 0, set(), screen()))
+    finally:
+        mailbox.close()
+    assert {i.uid for i in items} == set(seeded)
+    flags = {uid: f for uid, f, _raw in dovecot.fetch_all(USER, "INBOX")}
+    assert all(b"\\Seen" not in f for f in flags.values())
+
+
+def test_known_keys_and_cursor_are_respected(dovecot: Dovecot, seeded: dict[int, bytes]) -> None:
+    uids = sorted(seeded)
+    mailbox = ImapMailbox("bob", dovecot.imap_settings(USER))
+    try:
+        items = list(mailbox.fetch_screened("INBOX", uids[4], {str(uids[6])}, screen()))
+    finally:
+        mailbox.close()
+    assert [i.uid for i in items] == [u for u in uids[5:] if u != uids[6]]
+
+
+def test_body_structure_of_a_calendar_invitation(dovecot: Dovecot) -> None:
+    raw = crlf((TESTS / "samples" / "01_invite_google_acme.eml").read_bytes())
+    uid = dovecot.append(USER, "Drafts", raw)
+    with dovecot.client(USER) as client:
+        client.select_folder("Drafts", readonly=True)
+        tree = structure(client.fetch([uid], ["BODYSTRUCTURE"])[uid][b"BODYSTRUCTURE"])
+    assert isinstance(tree, Multipart) and isinstance(tree.children[0], Multipart)
+    alternative = tree.children[0]
+    kinds = [(c.section, c.ctype) for c in alternative.children if isinstance(c, Leaf)]
+    assert kinds == [("1.1", "text/plain"), ("1.2", "text/html"), ("1.3", "text/calendar")]
+    ics = tree.children[1]
+    assert isinstance(ics, Leaf) and ics.calendar and ics.attachment and ics.kept
