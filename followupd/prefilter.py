@@ -5,8 +5,9 @@ thousands. Fetching and parsing all of them is what made a scan slow, so backend
 fetch in stages ask a `Screen` first:
 
 - JOB: read the message's text and calendar parts and recognise it as usual. Mail in a
-  thread followupd already tracks, mail with a calendar part, and mail whose subject or
-  sender names a job word, a kind's subject phrase or an applicant tracking system.
+  thread followupd already tracks, mail with a calendar part, mail whose subject or
+  sender names a job word, a kind's subject phrase or an applicant tracking system, and
+  anything without the usual header fields (the parser then tells what is wrong with it).
 - NOT: not job mail; record it without reading further. Bounces and auto-replies (the
   classifier rules these out from the same headers), and list mail (List-Id,
   List-Unsubscribe, Precedence: bulk) whose headers carry no job word.
@@ -136,6 +137,9 @@ class Screen:
 
     def judge(self, fields: Mapping[str, str], calendar: bool) -> Judgement:
         """The verdict on a message from its header fields and whether it has a calendar part."""
+        if not any(name in fields for name in ("from", "subject", "message-id", "content-type")):
+            # Perhaps not a message at all: the parser decides, and reports it as skipped.
+            return Judgement(Verdict.JOB, "no usual header fields")
         refs = thread_ids(fields)
         if refs and self.threaded(refs):
             return Judgement(Verdict.JOB, "in a tracked thread")
