@@ -61,14 +61,15 @@ def _sent() -> datetime:
 
 
 FAULTS = {
-    # The server's answer to a FETCH of a whole message is cut halfway through the literal.
-    "mid-fetch": (b"BODY[] {", "cut-half", False),
+    # The server's answer to the FETCH of a candidate's header and text parts (the staged
+    # fetch's last stage) is cut halfway through the literal.
+    "mid-fetch": (b"BODY[HEADER] {", "cut-half", False),
     # The draft reaches the server whole, but its "APPEND completed" never comes back.
     "append-answer-lost": (b"X-Followupd-Rule", "swallow-replies", True),
     # The connection dies while the draft is being sent: the server stores nothing.
     "mid-append": (b"X-Followupd-Rule", "cut-half", True),
     # The FETCH goes out and nothing ever comes back: only the socket timeout can tell.
-    "stall-in-fetch": (b"BODY.PEEK[]", "stall", True),
+    "stall-in-fetch": (b"BODY.PEEK[HEADER]", "stall", True),
     "mid-idle": (b"IDLE\r\n", "cut", True),
     # IDLE accepted, then silence: no data, no FIN, as after hours behind a NAT box.
     "stall-in-idle": (b"IDLE\r\n", "stall", True),
