@@ -108,7 +108,8 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     neg_name = max(negatives, key=lambda n: negatives[n].total, default="")
     neg = negatives[neg_name].total if neg_name else 0.0
 
-    if best >= MIN_SCORE and best > neg:
+    # Generic words alone ("interview" in a newsletter or a prep guide) never make a kind.
+    if best >= MIN_SCORE and best > neg and kinds[best_kind].specific > 0:
         confidence = _strength(best - RIVAL_DISCOUNT * max(runner_up, neg))
         notes = kinds[best_kind].evidence + calendar_note + header_notes
         return Classification(best_kind, _clamp(confidence), _limit(notes), False)

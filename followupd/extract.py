@@ -26,7 +26,7 @@ _NAME = re.compile(
 _SIGNATURE_SPLIT = re.compile(r"\s*(?:,|\||\bat\b| @ | - )\s*")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _EDGE_PUNCT = " \t.,;:!?'\"()[]-"
-_CAPITALISED_RUN = re.compile(rf"[{UPPER}][\w'-]*(?: (?:&|and|[{UPPER}][\w'-]*)){{1,4}}")
+_CAPITALISED_RUN = re.compile(rf"[{UPPER}][\w'-]*(?: (?:&|and|[{UPPER}][\w'-]*)){{0,4}}")
 _ID_SUFFIX = re.compile(r"\s*\([^)]*\d[^)]*\)$")
 _CLOCK_START = re.compile(r"^\d{1,2}(?:[:.]\d{2})? ?(?:am|pm)\b|^\d{1,2}[:.]\d{2}\b", re.I)
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu"})
@@ -282,6 +282,13 @@ def _company(
             if _same_org(name, label):
                 notes.append(f"company: {where}, matches the sender's domain")
                 return name
+    if label and (not valid or valid[0][1] == "body"):
+        # A name caught by a body pattern ("interview with Karin Holm") is weaker than
+        # the sender's domain written as a word in the text ("Contoso").
+        spelled = _spelled(label, (texts.signature, texts.flat, texts.subject), several=False)
+        if spelled:
+            notes.append("company: sender's domain, as the text spells it")
+            return spelled
     if valid:
         notes.append(f"company: {valid[0][1]}")
         return valid[0][0]
@@ -305,8 +312,12 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
-def _spelled(label: str, texts: Iterable[str]) -> str | None:
-    """The words in the text that spell a domain label: "meridianbank" → "Meridian Bank"."""
+def _spelled(label: str, texts: Iterable[str], *, several: bool = True) -> str | None:
+    """The words in the text that spell a domain label: "meridianbank" → "Meridian Bank".
+
+    With `several` (the default) only names of two words or more count: a one-word match
+    ("Copperleaf" in "Copperleaf Games") is weaker than a name found elsewhere.
+    """
     target = _squash(label)
     for text in texts:
         for run in _CAPITALISED_RUN.finditer(text):
@@ -314,7 +325,7 @@ def _spelled(label: str, texts: Iterable[str]) -> str | None:
             for first in range(len(words)):
                 for last in range(first + 1, min(len(words), first + 4) + 1):
                     phrase = " ".join(words[first:last])
-                    if _squash(phrase) == target and " " in phrase:
+                    if _squash(phrase) == target and (" " in phrase or not several):
                         return phrase
     return None
 
@@ -371,6 +382,8 @@ def _plausible_company(name: str, book: PhraseBook) -> bool:
     if lower in book.company_stopwords or first in book.company_stopwords:
         return False
     if first in book.weekdays or first in book.months or not re.search(r"[a-z]", lower):
+        return False
+    if first.removesuffix("'s") in book.relative_days:  # "Tomorrow's interview"
         return False
     # "Fuchs & Partner" is a firm, "Senior Partner" a role.
     if _CLOCK_START.match(name) or (

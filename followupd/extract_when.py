@@ -100,7 +100,7 @@ def _grammar(book: PhraseBook) -> _Grammar:
     grammar = _Grammar(
         date=re.compile(rf"\b(?:(?:{w.on}) )?(?:{date_expr})\b", re.I),
         next_word=re.compile(rf"(?:{w.next}) ", re.I),
-        after=re.compile(rf",? ?(?:{times})", re.I),
+        after=re.compile(rf"(?:'s)?,? ?(?:{times})", re.I),
         before=re.compile(rf"(?:{times}),? (?:(?:{w.on}) )?$", re.I),
     )
     _grammars[id(book)] = (book, grammar)

@@ -283,7 +283,12 @@ def _body_text(mail: Any) -> tuple[str, list[str]]:
     return text, defects
 
 
+_CELL_END = re.compile(r"</t[dh]\s*>", re.I)
+
+
 def _html_to_text(html: str) -> str:
+    # Without table markup html2text runs cells together ("Time09:30"); keep them apart.
+    html = _CELL_END.sub(lambda m: " " + m.group(0), html)
     converter = html2text.HTML2Text()
     converter.body_width = 0
     converter.ignore_images = True

@@ -44,15 +44,19 @@ def recognise(
         return Recognition(kind=Kind.OTHER, confidence=0.95, evidence=("sender: your own address",))
     texts = prepare(msg, book)
     verdict = classify(msg, texts, book)
+    # Other mail from an address nobody reads is machine mail, never "the company replied".
+    local = msg.sender.email.partition("@")[0] if msg.sender is not None else ""
+    automatic = verdict.kind == Kind.OTHER and (
+        verdict.automatic or bool(local and book.noreply.match(local))
+    )
     if verdict.kind == Kind.OTHER and not facts_for_other:
         return Recognition(
             kind=verdict.kind,
             confidence=verdict.confidence,
             evidence=verdict.evidence,
-            automatic=verdict.automatic,
+            automatic=automatic,
         )
     facts = extract(msg, texts, verdict.kind, me=me, tz=tz, book=book)
-    automatic = verdict.automatic and verdict.kind == Kind.OTHER
     return Recognition(
         kind=verdict.kind,
         confidence=verdict.confidence,
