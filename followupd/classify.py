@@ -108,8 +108,10 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     neg_name = max(negatives, key=lambda n: negatives[n].total, default="")
     neg = negatives[neg_name].total if neg_name else 0.0
 
-    # Generic words alone ("interview" in a newsletter or a prep guide) never make a kind.
-    if best >= MIN_SCORE and best > neg and kinds[best_kind].specific > 0:
+    # The word "interview" alone (a newsletter, a prep guide) never makes an invitation;
+    # "unfortunately" about "your application" still makes a rejection.
+    generic_only = best_kind is Kind.INVITATION and kinds[best_kind].specific <= 0
+    if best >= MIN_SCORE and best > neg and not generic_only:
         confidence = _strength(best - RIVAL_DISCOUNT * max(runner_up, neg))
         notes = kinds[best_kind].evidence + calendar_note + header_notes
         return Classification(best_kind, _clamp(confidence), _limit(notes), False)
