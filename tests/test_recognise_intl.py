@@ -14,6 +14,7 @@ from followupd.recognise import default_phrasebook, recognise
 from followupd.recognise_text import sentences
 
 BERLIN = ZoneInfo("Europe/Berlin")
+SENDER = "Anna Roth <anna.roth@firma.example>"
 # Friday 20 February 2026, 10:00 in Berlin: the reference "Date" for relative phrases.
 REF = datetime(2026, 2, 20, 10, 0, tzinfo=BERLIN)
 
@@ -159,3 +160,97 @@ def test_role_ends_where_the_title_ends(body: str, role: str) -> None:
         sender="Ana Gil <ana.gil@empresa.example>",
     )
     assert result.role == role
+
+
+# Short messages in everyday wording, each once misread before its phrase was added.
+EVERYDAY = [
+    (
+        "Ihre Bewerbung",
+        "wir würden Sie gerne zu einem persönlichen Gespräch am 12.03.2026 um 10:00 Uhr in "
+        "unser Büro einladen.",
+        Kind.INVITATION,
+        "2026-03-12T10:00",
+    ),
+    ("Ihre Bewerbung", "Leider können wir Ihnen keine Stelle anbieten.", Kind.REJECTION, None),
+    ("Ihre Bewerbung", "leider müssen wir Ihnen absagen.", Kind.REJECTION, None),
+    ("Re: Interview", "klar, Donnerstag 14 Uhr passt uns. Bis dann!", Kind.CONFIRMATION, None),
+    (
+        "Termin morgen",
+        "leider muss ich unseren Termin morgen um 11 Uhr absagen, da ich krank bin.",
+        Kind.CANCELLATION,
+        "2026-02-21T11:00",
+    ),
+    (
+        "Einladung",
+        "wir laden dich herzlich zu unserer Weihnachtsfeier am 18. Dezember um 18 Uhr ein.",
+        Kind.OTHER,
+        None,
+    ),
+    (
+        "Votre candidature",
+        "Malgré l'intérêt de votre profil, nous sommes au regret de ne pas pouvoir y donner suite.",
+        Kind.REJECTION,
+        None,
+    ),
+    (
+        "RE: Entretien",
+        "C'est noté pour jeudi 12 mars à 14h. À jeudi !",
+        Kind.CONFIRMATION,
+        "2026-03-12T14:00",
+    ),
+    (
+        "Tu candidatura",
+        "Gracias por tu tiempo. En esta ocasión hemos optado por otro perfil.",
+        Kind.REJECTION,
+        None,
+    ),
+    (
+        "Oferta",
+        "¡Enhorabuena! Queremos que te unas a nuestro equipo. Te adjunto la oferta con las "
+        "condiciones.",
+        Kind.OFFER,
+        None,
+    ),
+    (
+        "Entrevista",
+        "¿Podríamos pasar la entrevista del miércoles al jueves 12 de marzo a las 12:00? "
+        "Disculpa el cambio.",
+        Kind.RESCHEDULE,
+        "2026-03-12T12:00",
+    ),
+]
+
+
+@pytest.mark.parametrize(("subject", "text", "kind", "start"), EVERYDAY)
+def test_everyday_wording(subject: str, text: str, kind: Kind, start: str | None) -> None:
+    result = mail(f"Hallo Jane,\n\n{text}\n\nAnna", subject=subject, sender=SENDER)
+    assert result.kind == kind, result.evidence
+    if start is not None:
+        assert result.interview is not None
+        assert result.interview.start == datetime.fromisoformat(start).replace(tzinfo=BERLIN)
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "by"),
+    [
+        (
+            "Ihre Bewerbung als Controller (m/w/d)",
+            "vielen Dank für Ihre Bewerbung. Wir werden Ihre Unterlagen prüfen und uns in den "
+            "nächsten Tagen bei Ihnen melden.",
+            date(2026, 2, 25),
+        ),
+        (
+            "Candidature Responsable Marketing",
+            "Merci pour votre candidature. Nous l'étudierons avec attention et vous "
+            "recontacterons sous 10 jours ouvrés si votre profil est retenu.",
+            date(2026, 3, 6),
+        ),
+    ],
+)
+def test_acknowledgements_are_automatic_with_their_promise(
+    subject: str, text: str, by: date
+) -> None:
+    result = mail(f"Bonjour,\n\n{text}\n\nL'équipe RH", subject=subject, sender=SENDER)
+    assert result.kind == Kind.OTHER
+    assert result.automatic
+    assert result.promised_reply_by == by
