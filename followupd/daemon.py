@@ -203,7 +203,7 @@ class Daemon:
             log.warning("weekly digest not sent: %s", exc)
 
     def _schedule_next_due(self) -> None:
-        due = self.engine.tracker.next_due()
+        due = self.engine.next_due(self.clock.now())
         if due is None:
             return
         run_at = max(due, self.clock.now()) + timedelta(seconds=1)

@@ -319,6 +319,9 @@ class Engine:
 
     def make_due(self, mailboxes: Mapping[str, Mailbox], report: Report, now: datetime) -> None:
         """Append every due draft exactly once, however often this is interrupted."""
+        if self.cal.is_quiet(now):
+            # Overdue drafts (the daemon was down, the laptop asleep) wait for the morning too.
+            return
         events = {e.id: e for app in self.tracker.applications() for e in app.events}
         me = Address(self.config.me.name, self.config.me.email)
         for action in self.tracker.due_actions(now):
@@ -332,6 +335,11 @@ class Engine:
             except FollowupdError as exc:
                 self.tracker.set_state(action.key, "failed", str(exc))
                 report.add(now, "failed", f"{action.rule}: {exc}")
+
+    def next_due(self, now: datetime) -> datetime | None:
+        """When the next draft may be made: its due time, but never inside quiet hours."""
+        due = self.tracker.next_due()
+        return None if due is None else self.cal.after_quiet_hours(max(due, now))
 
     def _make(
         self,

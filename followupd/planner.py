@@ -80,7 +80,8 @@ def plan_application(
     spent: dict[str, set[str]] = {}
     for old in existing.values():
         if old.state in MADE:
-            if _counts_per_cycle(old.rule, rules) and old.context.get("cycle", "") != cycle:
+            # A draft made before cycles were recorded counts everywhere: never one too many.
+            if _counts_per_cycle(old.rule, rules) and old.context.get("cycle", cycle) != cycle:
                 continue
             budget = budgets.get(old.rule, old.rule)
             spent.setdefault(budget, set()).add(old.context.get("occasion", old.key))

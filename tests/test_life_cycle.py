@@ -309,3 +309,13 @@ def test_quiet_hours_hold_a_note_that_ignores_working_hours() -> None:
     )
     (debrief,) = only(plan(app(late)).actions, "debrief")
     assert debrief.due == at("2026-11-06 08:00")  # 21:15 is quiet; the morning instead
+
+
+def test_a_follow_up_made_by_an_older_version_still_counts() -> None:
+    (follow,) = only(plan(app(INVITE)).actions, "follow-up-silence")
+    old_context = {k: v for k, v in follow.context.items() if k not in ("cycle", "occasion", "nth")}
+    made_before = replace(
+        follow, key="1:follow-up-silence:silence:m2@acme.example", context=old_context
+    )
+    later = plan(app(INVITE), {made_before.key: replace(made_before, state="drafted")})
+    assert only(later.actions, "follow-up-silence") == []

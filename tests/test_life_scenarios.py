@@ -550,3 +550,45 @@ def test_never_to_a_no_reply_address(dovecot: Dovecot, tmp_path: Path) -> None:
         "[followupd left To empty: the message came from no-reply@acme-jobs.example, which"
         " does not take replies, and no other contact at the company is known."
     )
+
+
+def test_overdue_drafts_wait_for_the_end_of_quiet_hours(dovecot: Dovecot, tmp_path: Path) -> None:
+    life = Life(dovecot, tmp_path)
+    life.deliver(
+        invitation(ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
+                   when("2026-11-05 15:00"), (ANNA,)),
+    )  # fmt: skip
+    # The first pass after the interview happens at 03:00 (the laptop woke up): nothing yet.
+    life.run("2026-11-06T03:00")
+    assert life.drafts() == []
+    assert [a[0] for a in life.pending("2026-11-06T03:00")] == [
+        "debrief",
+        "thank-you",
+        "follow-up-silence",
+    ]
+    life.run("2026-11-06T07:59")
+    assert life.drafts() == []
+    life.run("2026-11-06T08:00")
+    assert sorted(str(m["To"]) for m in life.drafts()) == [
+        "Anna Schmidt <anna.schmidt@acme.example>",
+        "Jane Doe <jane@example.com>",
+    ]
+
+
+def test_the_daemon_wakes_after_quiet_hours_for_overdue_drafts(tmp_path: Path) -> None:
+    from followupd.setup import load_checked, open_engine
+    from tests.stores import MaildirStore
+
+    store = MaildirStore(tmp_path / "Maildir")
+    cli = Followupd(tmp_path, store)
+    store.deliver(
+        invitation(ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
+                   when("2026-11-05 15:00"), (ANNA,)),
+    )  # fmt: skip
+    cli("run", "--once", "--now", "2026-11-06T03:00")
+    engine = open_engine(*load_checked(cli.config))
+    try:
+        assert engine.next_due(when("2026-11-06 03:00")) == when("2026-11-06 08:00")
+        assert engine.next_due(when("2026-11-05 12:00")) == when("2026-11-05 15:15")
+    finally:
+        engine.tracker.close()
