@@ -131,17 +131,26 @@ class Screen:
         self.direction = direction
         self.threaded = threaded
         self.ours = ours
+        # Job mail passed earlier in this scan: a reply to it in the same batch is not yet in
+        # the tracker's threads, but belongs to the thread all the same.
+        self._passed: set[str] = set()
         self._subject = [p for w in book.kinds.values() for p in w.subject]
         self._body = [p for w in book.kinds.values() for p in w.body]
         self._matcher = Matcher(s for p in self._body for need in p.needs for s in need)
 
     def judge(self, fields: Mapping[str, str], calendar: bool) -> Judgement:
         """The verdict on a message from its header fields and whether it has a calendar part."""
+        judgement = self._judge(fields, calendar)
+        if judgement.verdict is Verdict.JOB:
+            self._passed.add(message_id(fields))
+        return judgement
+
+    def _judge(self, fields: Mapping[str, str], calendar: bool) -> Judgement:
         if not any(name in fields for name in ("from", "subject", "message-id", "content-type")):
             # Perhaps not a message at all: the parser decides, and reports it as skipped.
             return Judgement(Verdict.JOB, "no usual header fields")
         refs = thread_ids(fields)
-        if refs and self.threaded(refs):
+        if refs and (self._passed.intersection(refs) or self.threaded(refs)):
             return Judgement(Verdict.JOB, "in a tracked thread")
         if self.direction != "in":
             if self.ours(message_id(fields)):
@@ -163,11 +172,14 @@ class Screen:
     def probe(self, fields: Mapping[str, str], text: str) -> bool:
         """True when some kind's phrase occurs in the subject or in `text` (top of the body)."""
         subject = flatten(normalise(decoded(fields.get("subject", ""))))
-        if _any_hit(self._subject, subject):
-            return True
         flat = flatten(normalise(text))
         found = self._matcher.found(flat)
-        return any(satisfied(p.needs, found) and p.regex.search(flat) for p in self._body)
+        hit = _any_hit(self._subject, subject) or any(
+            satisfied(p.needs, found) and p.regex.search(flat) for p in self._body
+        )
+        if hit:
+            self._passed.add(message_id(fields))
+        return hit
 
     def _job_words(self, subject: str, sender: str) -> bool:
         domain = _domain(sender)

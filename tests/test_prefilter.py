@@ -63,6 +63,19 @@ def test_verdicts_from_headers() -> None:
     assert s.judge(fields(generated), calendar=False).verdict is Verdict.PROBE
 
 
+def test_a_reply_to_job_mail_of_the_same_scan_is_job_mail() -> None:
+    # Invitation and reply arrive while followupd is down: the reply's parent is not in the
+    # tracker yet when the batch is screened, but it passed the screen just before.
+    s = screen()
+    invite = "From: Ann <ann@acme.example>\nSubject: Interview invitation\nMessage-ID: <i1@acme>\n"
+    reply = "From: Ann <ann@acme.example>\nSubject: Re: hello\nIn-Reply-To: <i1@acme>\n"
+    other = "From: Ann <ann@acme.example>\nSubject: Re: hello\nIn-Reply-To: <x9@acme>\n"
+    assert s.judge(fields(invite), calendar=False).verdict is Verdict.JOB
+    assert s.judge(fields(reply), calendar=False).verdict is Verdict.JOB
+    assert s.judge(fields(other), calendar=False).verdict is Verdict.PROBE
+    assert screen().judge(fields(reply), calendar=False).verdict is Verdict.PROBE
+
+
 def test_sent_mail_matters_only_in_tracked_threads_or_as_our_draft() -> None:
     s = screen("out")
     sent = "From: Jane <jane@example.com>\nSubject: Interview on Tuesday\nMessage-ID: <s.1@x>\n"
