@@ -44,6 +44,7 @@ class Scored:
     item: Labelled
     checks: list[Check]
     got_kind: str
+    confidence: float
 
 
 def run(items: Sequence[Labelled], *, subject_only: bool = False) -> list[Scored]:
@@ -54,7 +55,7 @@ def run(items: Sequence[Labelled], *, subject_only: bool = False) -> list[Scored
         if subject_only:
             msg = dataclasses.replace(msg, text="", calendar=())
         result: Recognition = recognise(msg, me_addresses=ME, tz=TZ)
-        scored.append(Scored(item, check(item.label, result), result.kind.value))
+        scored.append(Scored(item, check(item.label, result), result.kind.value, result.confidence))
     return scored
 
 
@@ -105,6 +106,15 @@ def report(title: str, scored: Sequence[Scored]) -> list[str]:
         if n or p is not None:
             lines.append(f"{kind:<14} {_fmt(p):>9} {_fmt(r):>7} {n:>8}")
     lines.append(f"{'kind accuracy':<14} {_kind_accuracy(scored):>9.3f}")
+    right = sorted(s.confidence for s in scored if s.item.label["kind"] == s.got_kind)
+    if right:
+        # Rules may ask for a minimum confidence (min_confidence: 0.7), so a right kind
+        # given with low confidence can still make no draft.
+        low = sum(1 for c in right if c < 0.7)
+        lines.append(
+            f"{'confidence':<14} right kinds: median {right[len(right) // 2]:.2f},"
+            f" below 0.7: {low}/{len(right)}"
+        )
     lines.append("")
     lines.append(f"{'field':<14} {'accuracy':>9} {'right/labelled':>15}")
     for field, (ok, n) in field_accuracy(scored).items():

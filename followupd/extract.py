@@ -73,7 +73,8 @@ def extract(
         if found:
             reply_by = found[0]
             notes.append(f'promised reply: "{found[1].rstrip(".")}"')
-    role = _role(texts, book)
+    calendar_text = flatten(f"{event.summary}. {event.description}") if event else ""
+    role = _role(texts, book, calendar_text)
     return Extraction(
         company=_company(msg, texts, me, book, people, role, notes),
         role=role,
@@ -416,12 +417,15 @@ def _same_org(name: str, label: str) -> bool:
     return norm == label or norm.startswith(label) or label.startswith(norm)
 
 
-def _role(texts: Texts, book: PhraseBook) -> str | None:
+def _role(texts: Texts, book: PhraseBook, calendar_text: str) -> str | None:
+    """The role, from the subject, the body, quoted history, then the calendar event."""
     sources = (
         (book.role_subject, texts.subject),
         (book.role_body, texts.subject),
         (book.role_body, texts.flat),
         (book.role_body, texts.full_flat),
+        (book.role_subject, calendar_text),
+        (book.role_body, calendar_text),
     )
     for patterns, text in sources:
         for pattern in patterns:
