@@ -125,6 +125,16 @@ def test_sighup_reloads_rules_and_a_bad_config_is_refused_keeping_the_old(
         assert daemon.poll() is None
         store.deliver(invitation(3, sent))
         assert wait_for(lambda: _rules_made(store) == {"ack": 3, "note": 3}, 20)
+
+        # Good config again, but a rule with a typo: refused as a whole, old rules kept.
+        run.config.write_text(good_config)
+        (rules / "r.yaml").write_text(
+            "rules:\n" + ACK + NOTE.replace("event: invitation", "evnt: x")
+        )
+        daemon.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: run.log.read_text().count("reload refused") == 2, 10)
+        store.deliver(invitation(4, sent))
+        assert wait_for(lambda: _rules_made(store) == {"ack": 4, "note": 4}, 20)
     finally:
         code, took = _stop(daemon)
     assert code == 0, run.log.read_text()
