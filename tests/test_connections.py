@@ -18,7 +18,7 @@ import pytest
 
 from tests.dovecot import Dovecot
 from tests.faultproxy import FaultProxy
-from tests.stores import Followupd, ImapStore
+from tests.stores import PASSWORD_ENV, Followupd, ImapStore
 from tests.test_daemon import invitation, wait_for
 from tests.test_signals import ACK, _rules, _stop
 
@@ -200,3 +200,52 @@ def test_mail_that_came_while_stopped_for_days_is_handled_at_once_and_once(
     _stop(daemon)
     ids = _message_ids(store)
     assert len(ids) == 3 and max(ids.values()) == 1
+
+
+def test_idle_is_renewed_on_schedule_while_nothing_happens(
+    dovecot: Dovecot, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    store = ProxiedStore(dovecot, proxy)  # idle_renew: 2 seconds
+    run = _daemon_setup(tmp_path, store)
+    daemon = run.start()
+    try:
+        assert wait_for(lambda: b"IDLE\r\n" in proxy.client_bytes, 20), run.log.read_text()
+        time.sleep(7)
+    finally:
+        code, _took = _stop(daemon)
+    assert code == 0
+    # Each renewal is DONE then IDLE again; DONE must be answered, proving the link alive.
+    renewals = proxy.client_bytes.count(b"DONE\r\n")
+    assert 3 <= renewals <= 6, renewals
+
+
+def test_tls_connection_cut_and_refused_reconnects_recover_with_verification(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    proxy = FaultProxy(dovecot.host, dovecot.tls_port)
+    try:
+        store = ImapStore(dovecot)
+        run = _daemon_setup(tmp_path, store)
+        tls = (
+            "  - name: work\n    imap:\n"
+            f"      host: {dovecot.host}\n      port: {proxy.port}\n      tls: implicit\n"
+            f"      ca_file: {dovecot.ca_file}\n"
+            f"      username: jane\n      password_env: {PASSWORD_ENV}\n" + FAST
+        )
+        head = run.config.read_text().split("accounts:\n")[0]
+        run.config.write_text(head + "accounts:\n" + tls)
+        daemon = run.start()
+        try:
+            store.deliver(invitation(0, _sent()))
+            assert wait_for(lambda: len(store.drafts()) == 1, 20), run.log.read_text()
+            proxy.refuse_for(4)
+            store.deliver(invitation(1, _sent()))
+            assert wait_for(lambda: len(store.drafts()) == 2, 40), run.log.read_text()
+        finally:
+            code, _took = _stop(daemon)
+        assert code == 0
+        assert proxy.refused >= 1
+        assert dovecot.users["jane"].encode() not in proxy.client_bytes
+        assert max(_message_ids(store).values()) == 1
+    finally:
+        proxy.close()
