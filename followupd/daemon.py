@@ -219,9 +219,11 @@ class Daemon:
                 if mailbox.wait(WATCH_TIMEOUT, self.stop):
                     self.wake.set()
                 backoff.succeeded()
-            except MailboxError as exc:
+            except Exception as exc:  # a watcher that dies would leave only the safety pass
                 delay = backoff.failed()
                 log.warning("%s: watch failed, retrying in %.1f s: %s", mailbox.name, delay, exc)
+                if not isinstance(exc, MailboxError):
+                    log.debug("watch failure", exc_info=True)
                 self.stop.wait(delay)
                 # Mail may have come while the connection was down: a pass catches up.
                 self.wake.set()

@@ -6,6 +6,7 @@ Dovecot, as another client would. Each test ends with every draft made exactly o
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import time
@@ -249,3 +250,33 @@ def test_tls_connection_cut_and_refused_reconnects_recover_with_verification(
         assert max(_message_ids(store).values()) == 1
     finally:
         proxy.close()
+
+
+def test_a_password_command_failing_for_a_while_is_retried_not_fatal(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    # As with a keyring that stays locked until the person logs in after boot.
+    locked = tmp_path / "locked"
+    locked.touch()
+    store = ImapStore(dovecot)
+    run = _daemon_setup(tmp_path, store)
+    command = f'test ! -e {locked} && printf "%s\\n" "${PASSWORD_ENV}"'
+    run.config.write_text(
+        run.config.read_text().replace(
+            f"password_env: {PASSWORD_ENV}", f"password_command: {json.dumps(command)}"
+        )
+    )
+    store.deliver(invitation(1, _sent()))
+    daemon = run.start()
+    try:
+        assert wait_for(lambda: "password_command failed" in run.log.read_text(), 20)
+        assert "retrying in" in run.log.read_text()
+        time.sleep(2)
+        assert daemon.poll() is None, run.log.read_text()
+        assert store.drafts() == []
+        locked.unlink()
+        assert wait_for(lambda: len(store.drafts()) == 1, 40), run.log.read_text()
+    finally:
+        code, _took = _stop(daemon)
+    assert code == 0
+    assert dovecot.users["jane"] not in run.log.read_text()
