@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import ahocorasick
@@ -119,6 +119,34 @@ class Matcher:
 def satisfied(needs: tuple[frozenset[str], ...], found: frozenset[str]) -> bool:
     """True when each set in `needs` has a string in `found` (so when `needs` is empty)."""
     return all(not options.isdisjoint(found) for options in needs)
+
+
+class Index:
+    """Which of many patterns a text could match, found from the strings present in it.
+
+    One Aho-Corasick pass finds the required strings in the text; only patterns whose
+    every requirement is met are returned, in their original order, for the caller to run.
+    """
+
+    def __init__(self, needs: Sequence[tuple[frozenset[str], ...]]) -> None:
+        self._needs = list(needs)
+        self._always = [i for i, need in enumerate(self._needs) if not need]
+        self._by_string: dict[str, list[int]] = {}
+        for i, need in enumerate(self._needs):
+            if need:
+                for string in need[0]:
+                    self._by_string.setdefault(string, []).append(i)
+        self._matcher = Matcher(s for need in self._needs for options in need for s in options)
+
+    def candidates(self, text: str) -> list[int]:
+        """Indexes of the patterns whose required strings all occur in `text`."""
+        found = self._matcher.found(text) if text else frozenset()
+        chosen = set(self._always)
+        for string in found:
+            for i in self._by_string.get(string, ()):
+                if i not in chosen and satisfied(self._needs[i], found):
+                    chosen.add(i)
+        return sorted(chosen)
 
 
 class Present:

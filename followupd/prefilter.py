@@ -25,11 +25,11 @@ import enum
 import html
 import quopri
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 
-from followupd.literals import Matcher, Present, satisfied
+from followupd.literals import Index, required
 from followupd.phrasebook import Phrase, PhraseBook
 from followupd.recognise_text import flatten, normalise
 
@@ -134,9 +134,9 @@ class Screen:
         # Job mail passed earlier in this scan: a reply to it in the same batch is not yet in
         # the tracker's threads, but belongs to the thread all the same.
         self._passed: set[str] = set()
-        self._subject = [p for w in book.kinds.values() for p in w.subject]
-        self._body = [p for w in book.kinds.values() for p in w.body]
-        self._matcher = Matcher(s for p in self._body for need in p.needs for s in need)
+        self._subject = _Phrases([p for w in book.kinds.values() for p in w.subject])
+        self._body = _Phrases([p for w in book.kinds.values() for p in w.body])
+        self._terms = _Phrases([Phrase(t, 0.0, required(t)) for t in book.job_terms])
 
     def judge(self, fields: Mapping[str, str], calendar: bool) -> Judgement:
         """The verdict on a message from its header fields and whether it has a calendar part."""
@@ -172,11 +172,7 @@ class Screen:
     def probe(self, fields: Mapping[str, str], text: str) -> bool:
         """True when some kind's phrase occurs in the subject or in `text` (top of the body)."""
         subject = flatten(normalise(decoded(fields.get("subject", ""))))
-        flat = flatten(normalise(text))
-        found = self._matcher.found(flat)
-        hit = _any_hit(self._subject, subject) or any(
-            satisfied(p.needs, found) and p.regex.search(flat) for p in self._body
-        )
+        hit = self._subject.any_hit(subject) or self._body.any_hit(flatten(normalise(text)))
         if hit:
             self._passed.add(message_id(fields))
         return hit
@@ -185,10 +181,10 @@ class Screen:
         domain = _domain(sender)
         if domain and any(domain == d or domain.endswith("." + d) for d in self.book.ats_domains):
             return True
-        if _any_hit(self._subject, subject):
+        if self._subject.any_hit(subject):
             return True
         name = _ADDRESS.sub(" ", sender)
-        return any(term.search(subject) or term.search(name) for term in self.book.job_terms)
+        return self._terms.any_hit(subject) or self._terms.any_hit(name)
 
 
 def probe_text(data: bytes, encoding: str, charset: str, html_part: bool) -> str:
@@ -213,11 +209,17 @@ def probe_text(data: bytes, encoding: str, charset: str, html_part: bool) -> str
     return text
 
 
-def _any_hit(phrases: Iterable[Phrase], text: str) -> bool:
-    if not text:
-        return False
-    present = Present(text)
-    return any(present.all(p.needs) and p.regex.search(text) for p in phrases)
+class _Phrases:
+    """Phrases with an index of their required strings, to test a text against all at once."""
+
+    def __init__(self, phrases: list[Phrase]) -> None:
+        self.phrases = phrases
+        self.index = Index([p.needs for p in phrases])
+
+    def any_hit(self, text: str) -> bool:
+        if not text:
+            return False
+        return any(self.phrases[i].regex.search(text) for i in self.index.candidates(text))
 
 
 def _bounce_or_auto_reply(fields: Mapping[str, str]) -> str:

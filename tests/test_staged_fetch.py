@@ -19,7 +19,8 @@ import pytest
 
 from followupd.mailbox.base import Fetched, Screened
 from followupd.mailbox.imap import ImapMailbox
-from followupd.mailbox.imap_fetch import Leaf, Multipart, staged_fetch, structure
+from followupd.mailbox.imap_fetch import HEADER_ITEM, Leaf, Multipart, staged_fetch, structure
+from followupd.mailbox.imap_wire import fetch_fast
 from followupd.model import Kind
 from followupd.parse import parse_message
 from followupd.prefilter import Screen
@@ -100,7 +101,7 @@ class Recorder:
     def __call__(self, uids: Sequence[int], items: Sequence[bytes]) -> dict[int, dict[bytes, Any]]:
         for uid in uids:
             self.items.setdefault(uid, []).extend(items)
-        return dict(self.client.fetch(list(uids), list(items)))
+        return fetch_fast(self.client, uids, items)
 
     def bodies(self, uid: int) -> list[bytes]:
         """Body sections fetched for uid, other than the screening header fields."""
@@ -218,3 +219,19 @@ def test_body_structure_of_a_calendar_invitation(dovecot: Dovecot) -> None:
     assert kinds == [("1.1", "text/plain"), ("1.2", "text/html"), ("1.3", "text/calendar")]
     ics = tree.children[1]
     assert isinstance(ics, Leaf) and ics.calendar and ics.attachment and ics.kept
+
+
+def test_fast_reader_agrees_with_imapclient(dovecot: Dovecot, seeded: dict[int, bytes]) -> None:
+    uids = sorted(seeded)
+    items = [b"RFC822.SIZE", b"BODYSTRUCTURE", HEADER_ITEM, b"BODY.PEEK[1]<0.300>"]
+    with dovecot.client(USER) as client:
+        client.select_folder("INBOX", readonly=True)
+        slow = client.fetch(uids, items)
+        fast = fetch_fast(client, uids, items)
+    assert sorted(fast) == uids
+    header_key = next(k for k in slow[uids[0]] if k.startswith(b"BODY[HEADER.FIELDS"))
+    for uid in uids:
+        assert fast[uid][b"RFC822.SIZE"] == slow[uid][b"RFC822.SIZE"] == len(seeded[uid])
+        assert fast[uid][header_key] == slow[uid][header_key]
+        assert fast[uid][b"BODY[1]<0>"] == slow[uid][b"BODY[1]<0>"]
+        assert structure(fast[uid][b"BODYSTRUCTURE"]) == structure(slow[uid][b"BODYSTRUCTURE"])

@@ -205,6 +205,7 @@ class ImapMailbox(Mailbox):
     ) -> Iterator[Fetched | Screened]:
         """New messages fetched in stages (`imap_fetch`): bodies only of likely job mail."""
         from followupd.mailbox.imap_fetch import staged_fetch  # noqa: PLC0415 - only for scans
+        from followupd.mailbox.imap_wire import fetch_fast  # noqa: PLC0415 - only for scans
 
         with self._guard(f"searching {folder}"):
             info = self._select(folder)
@@ -216,7 +217,7 @@ class ImapMailbox(Mailbox):
             with self._guard(f"fetching from {folder}"):
                 if self._selected != folder:  # the caller used the connection in between
                     self._select(folder)
-                return dict(self._conn().fetch(list(batch), list(items)))
+                return fetch_fast(self._conn(), batch, items)
 
         return staged_fetch(fetch, folder, uids, screen)
 
