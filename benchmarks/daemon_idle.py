@@ -42,9 +42,7 @@ if str(REPO) not in sys.path:
 from tests.dovecot import Dovecot, remove, start_dovecot  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
-PLANNED = (
-    "SELECT count(*) FROM actions a JOIN events e ON a.event_id = e.id WHERE e.message_id = ?"
-)
+PLANNED = "SELECT count(*) FROM actions a JOIN events e ON a.event_id = e.id WHERE e.message_id = ?"
 
 
 def invitation(n: int) -> bytes:
