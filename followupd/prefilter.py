@@ -149,8 +149,7 @@ class Screen:
         if not any(name in fields for name in ("from", "subject", "message-id", "content-type")):
             # Perhaps not a message at all: the parser decides, and reports it as skipped.
             return Judgement(Verdict.JOB, "no usual header fields")
-        refs = thread_ids(fields)
-        if refs and (self._passed.intersection(refs) or self.threaded(refs)):
+        if self.joins_thread(fields):
             return Judgement(Verdict.JOB, "in a tracked thread")
         if self.direction != "in":
             if self.ours(message_id(fields)):
@@ -168,6 +167,15 @@ class Screen:
         if _is_list_mail(fields):
             return Judgement(Verdict.NOT, "list mail without job words")
         return Judgement(Verdict.PROBE, "")
+
+    def joins_thread(self, fields: Mapping[str, str]) -> bool:
+        """Whether the message answers a tracked thread or mail passed earlier in this scan.
+
+        Asked again just before a screened-out message is handed over, as the job mail
+        before it in the same batch is recorded meanwhile.
+        """
+        refs = thread_ids(fields)
+        return bool(refs) and bool(self._passed.intersection(refs) or self.threaded(refs))
 
     def probe(self, fields: Mapping[str, str], text: str) -> bool:
         """True when some kind's phrase occurs in the subject or in `text` (top of the body)."""

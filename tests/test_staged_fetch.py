@@ -45,7 +45,7 @@ def labelled_mail() -> list[Path]:
     return sorted(TESTS.glob("samples/*.eml")) + sorted(TESTS.glob("corpus/*/*.eml"))
 
 
-def with_attachment(subject: str, body: str, *, extra_headers: str = "") -> bytes:
+def with_attachment(subject: str, body: str, message_id: str) -> bytes:
     """A multipart/mixed message: a text part and a 600 KB PDF that must never be fetched."""
     payload = ATTACHMENT_MARK * (600_000 // len(ATTACHMENT_MARK))
     pdf = base64.encodebytes(payload).decode("ascii")
@@ -55,8 +55,7 @@ def with_attachment(subject: str, body: str, *, extra_headers: str = "") -> byte
             "To: Jane Doe <jane@example.com>\n"
             f"Subject: {subject}\n"
             "Date: Tue, 03 Nov 2026 10:00:00 +0100\n"
-            f"Message-ID: <att.{abs(hash(subject))}@example.org>\n"
-            f"{extra_headers}"
+            f"Message-ID: <{message_id}>\n"
             "MIME-Version: 1.0\n"
             'Content-Type: multipart/mixed; boundary="outer"\n\n'
             "--outer\nContent-Type: text/plain; charset=utf-8\n\n"
@@ -87,8 +86,11 @@ INVITATION_WITH_PDF = with_attachment(
     "Interview invitation - Data Analyst",
     "Dear Jane,\n\nwe would like to invite you to an interview for the Data Analyst role"
     " at Initech on Tuesday, 24 November 2026 at 14:00 CET.\n\nBest regards,\nPriya Shah",
+    "att.2@example.org",
 )
-HOLIDAY_PHOTOS = with_attachment("photos from the trip", "Hi Jane,\n\nhere they are!\n\nSam")
+HOLIDAY_PHOTOS = with_attachment(
+    "photos from the trip", "Hi Jane,\n\nhere they are!\n\nSam", "att.1@example.org"
+)
 
 
 class Recorder:
@@ -235,3 +237,28 @@ def test_fast_reader_agrees_with_imapclient(dovecot: Dovecot, seeded: dict[int, 
         assert fast[uid][header_key] == slow[uid][header_key]
         assert fast[uid][b"BODY[1]<0>"] == slow[uid][b"BODY[1]<0>"]
         assert structure(fast[uid][b"BODYSTRUCTURE"]) == structure(slow[uid][b"BODYSTRUCTURE"])
+
+
+def test_a_reply_to_mail_tracked_earlier_in_the_same_batch_is_read(dovecot: Dovecot) -> None:
+    reply = crlf(
+        b"From: Sam Ortiz <sam@example.org>\nTo: Jane Doe <jane@example.com>\n"
+        b"Subject: Re: photos from the trip\nDate: Tue, 03 Nov 2026 11:00:00 +0100\n"
+        b"Message-ID: <reply.1@example.org>\nIn-Reply-To: <att.1@example.org>\n"
+        b"Content-Type: text/plain; charset=utf-8\n\nSee you then!\n"
+    )
+    with dovecot.client(USER) as client:
+        if not client.folder_exists("Threads"):
+            client.create_folder("Threads")
+    first = dovecot.append(USER, "Threads", HOLIDAY_PHOTOS)
+    second = dovecot.append(USER, "Threads", reply)
+    tracked: set[str] = set()
+    judge = Screen(
+        default_phrasebook(), "in", threaded=lambda ids: bool(tracked & set(ids)), ours=bool
+    )
+    with dovecot.client(USER) as client:
+        client.select_folder("Threads", readonly=True)
+        items = staged_fetch(Recorder(client), "Threads", [first, second], judge)
+        assert isinstance(next(items), Screened)
+        tracked.add("att.1@example.org")  # as if the pipeline had tracked the first one
+        answer = next(items)
+    assert isinstance(answer, Fetched) and b"See you then!" in answer.raw

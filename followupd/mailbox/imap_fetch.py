@@ -153,6 +153,9 @@ def staged_fetch(
             if uid not in judged:
                 continue
             fields, tree, verdict, reason = judged[uid]
+            # A message earlier in this batch may have started the thread since it was judged.
+            if verdict is not Verdict.JOB and screen.joins_thread(fields):
+                verdict = Verdict.JOB
             if verdict is Verdict.JOB:
                 raw = bounded_message(fetch, uid, tree)
                 if raw is not None:
