@@ -279,6 +279,8 @@ class Engine:
             if a.application_id == app_id
             and a.event_id in events
             and events[a.event_id].message_id == parent
+            # Written before the draft existed: a different message in the same thread.
+            and (msg.date is None or msg.date >= a.due)
         ]
         addressed = [a for a in candidates if sent_to & {x.email.lower() for x in a.to}]
         if len(addressed) == 1:

@@ -592,3 +592,25 @@ def test_the_daemon_wakes_after_quiet_hours_for_overdue_drafts(tmp_path: Path) -
         assert engine.next_due(when("2026-11-05 12:00")) == when("2026-11-05 15:15")
     finally:
         engine.tracker.close()
+
+
+def test_a_message_written_before_the_draft_existed_is_not_taken_for_it(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    life = Life(dovecot, tmp_path)
+    life.deliver(
+        invitation(ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
+                   when("2026-11-05 15:00"), (TOM,)),
+    )  # fmt: skip
+    life.run("2026-11-05T17:00")
+    assert [str(m["To"]) for m in life.drafts() if "Thank" in m["Subject"]] == [
+        "Tom Lee <tom.lee@acme.example>"
+    ]
+    # Jane's mail client uploads, late, a note she wrote to Tom before the interview.
+    life.store.deliver_sent(
+        sent_by_me(TOM, "Re: Interview invitation: Data Engineer at Acme",
+                   when("2026-11-05 13:50"), "late-1@example.com", "inv-1@acme.example",
+                   "Running five minutes late, sorry!")
+    )  # fmt: skip
+    life.run("2026-11-05T17:30")
+    assert life.done("2026-11-05T17:30")[("thank-you", "tom.lee@acme.example")][0] == "drafted"
