@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -49,8 +51,13 @@ class RecordingHandler:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1, port chosen by the kernel; stop() closes it."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) to offer STARTTLS with, and to require it."""
         self.handler = RecordingHandler()
+        context = None
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -60,7 +67,9 @@ class SmtpServer:
                 self.handler,
                 hostname="smtp.test",
                 authenticator=self.handler.authenticate,
-                auth_require_tls=False,  # loopback only; TLS itself is not what is tested here
+                auth_require_tls=context is not None,
+                tls_context=context,
+                require_starttls=context is not None,
             )
 
         async def serve() -> asyncio.base_events.Server:

@@ -212,3 +212,35 @@ def test_digest_lists_active_applications_with_their_plans() -> None:
         "    planned: thank-you on Thu 5 Nov 17:00",
         "    planned: follow-up-silence on Thu 12 Nov 09:30",
     ]
+
+
+def test_starttls_is_required_and_verified(dovecot: Dovecot, tmp_path: Path) -> None:
+    tls_dir = dovecot.ca_file.parent
+    server = SmtpServer(tls=(tls_dir / "server.pem", tls_dir / "server.key"))
+    try:
+        store = MaildirStore(tmp_path / "Maildir")
+        settings = (
+            "notify:\n  host: localhost\n"
+            f"  port: {server.port}\n  username: jane\n  password_env: FUPD_SMTP_PASSWORD\n"
+        )
+        run = Followupd(tmp_path, store, extra=settings)
+        run.env["FUPD_SMTP_PASSWORD"] = "s3cret-smtp"
+        store.deliver(crlf(INVITATION_ICS))
+        # The server's certificate comes from a CA the system does not trust: refused.
+        out = run("run", "--once", "--now", "2026-11-05T16:00")
+        assert "failed     note to yourself: cannot send the note via localhost:" in out
+        assert "CERTIFICATE_VERIFY_FAILED" in out or "certificate verify failed" in out
+        assert server.received == [] and server.handler.logins == []
+        # With the test CA as ca_file, STARTTLS is verified and the note goes through.
+        run.config.write_text(
+            run.config.read_text().replace(
+                "  username: jane\n", f"  username: jane\n  ca_file: {dovecot.ca_file}\n"
+            )
+        )
+        out = run("run", "--once", "--now", "2026-11-05T18:00")
+        assert "notified   told jane@example.com about the new drafts" in out
+        (note,) = server.wait_for(1)
+        assert note.rcpt_tos == ["jane@example.com"]
+        assert server.handler.logins == [("jane", "s3cret-smtp")]
+    finally:
+        server.stop()
