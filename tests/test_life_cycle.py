@@ -319,3 +319,16 @@ def test_a_follow_up_made_by_an_older_version_still_counts() -> None:
     )
     later = plan(app(INVITE), {made_before.key: replace(made_before, state="drafted")})
     assert only(later.actions, "follow-up-silence") == []
+
+
+def test_without_known_interviewers_the_thank_you_goes_to_the_organiser() -> None:
+    robot = Address("Acme Careers", "no-reply@acme-jobs.example")
+    invite = replace(INVITE, interviewers=(), sender=robot, organiser=ANNA)
+    (thanks,) = only(plan(app(invite)).actions, "thank-you")
+    assert thanks.to == (ANNA,)
+    assert thanks.context["recipient"]["first_name"] == "Anna"
+    # Nobody usable at all: To stays empty and the draft will say why.
+    alone = replace(invite, organiser=robot)
+    (blank,) = only(plan(app(alone)).actions, "thank-you")
+    assert blank.to == ()
+    assert "no-reply@acme-jobs.example" in blank.context["to_note"]
