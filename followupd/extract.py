@@ -23,7 +23,6 @@ _NAME = re.compile(
     rf"(?P<name>[{UPPER}][a-zß-öø-ÿ'-]+(?: [{UPPER}][a-zß-öø-ÿ'-]+){{1,2}})"
     r"(?: \((?P<title>[^)]{1,60})\))?"
 )
-_SIGNATURE_SPLIT = re.compile(r"\s*(?:,|\||\bat\b| @ | - )\s*")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _EDGE_PUNCT = " \t.,;:!?'\"()[]-"
 _CAPITALISED_RUN = re.compile(rf"[{UPPER}][\w'-]*(?: (?:&|and|[{UPPER}][\w'-]*)){{0,4}}")
@@ -351,7 +350,7 @@ def _from_signature(texts: Texts, book: PhraseBook) -> list[str]:
     for line in block.splitlines()[:12]:
         if len(line) > 80:
             continue
-        parts = [p for p in _SIGNATURE_SPLIT.split(line.strip()) if p]
+        parts = [p for p in book.signature_split.split(line.strip()) if p]
         if len(parts) >= 2 and book.signature_titles.search(" ".join(parts[:-1])):
             found.append(parts[-1])
         elif line.strip().lower().split(" ")[-1] in book.company_suffixes and len(line) < 60:

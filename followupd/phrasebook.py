@@ -53,6 +53,7 @@ _TOP_KEYS = frozenset(
         "company_suffixes",
         "company_stopwords",
         "signature_titles",
+        "title_at",
         "job_id",
         "ats_domains",
         "freemail_domains",
@@ -149,6 +150,7 @@ class PhraseBook:
     company_suffixes: frozenset[str]
     company_stopwords: frozenset[str]
     signature_titles: re.Pattern[str]
+    signature_split: re.Pattern[str]
     job_id: tuple[re.Pattern[str], ...]
     ats_domains: frozenset[str]
     freemail_domains: frozenset[str]
@@ -326,6 +328,11 @@ class _Builder:
             signature_titles=self._compile(
                 "|".join(f"(?:{p})" for p in map(str, self._list("signature_titles"))) or "(?!)",
                 "signature_titles",
+            ),
+            signature_split=self._compile(
+                rf"\s*(?:,|\||\b(?:{_alternation([str(w) for w in self._list('title_at')])})\b"
+                r"| @ | - )\s*",
+                "title_at",
             ),
             job_id=self._patterns("job_id"),
             ats_domains=self._lower_set("ats_domains"),

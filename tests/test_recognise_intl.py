@@ -254,3 +254,21 @@ def test_acknowledgements_are_automatic_with_their_promise(
     assert result.kind == Kind.OTHER
     assert result.automatic
     assert result.promised_reply_by == by
+
+
+@pytest.mark.parametrize(
+    ("signature", "company"),
+    [
+        ("Lisa Maier\nRecruiterin bei Nordlicht Solar", "Nordlicht Solar"),
+        ("Aurélie Blanc\nChargée de recrutement chez Mistral Conseil", "Mistral Conseil"),
+        ("Nuria Campos\nTécnica de Selección en Levante Logística", "Levante Logística"),
+    ],
+)
+def test_employer_named_after_the_title_in_a_signature(signature: str, company: str) -> None:
+    result = mail(
+        f"Hallo Jane,\n\nleider haben wir uns für eine andere Kandidatin entschieden.\n\n"
+        f"Viele Grüße\n{signature}",
+        subject="Ihre Bewerbung",
+        sender="no-reply@hire.lever.co",
+    )
+    assert result.company == company
