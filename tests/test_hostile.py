@@ -9,14 +9,17 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from imapclient.exceptions import IMAPClientError
 
 from followupd.parse import MAX_HEADER_CHARS, MAX_TEXT_CHARS, MalformedMessage, parse_message
 from followupd.recognise import recognise
+from tests.dovecot import Dovecot
 from tests.hostile import GENERATORS, corpus, enormous
 from tests.mail import INVITATION_ICS, REJECTION, crlf
-from tests.stores import Followupd, MaildirStore
+from tests.stores import Followupd, ImapStore, MaildirStore
 
 BERLIN = ZoneInfo("Europe/Berlin")
 AFTER = "2026-11-05T18:00"
@@ -184,3 +187,37 @@ def test_a_genuine_rejection_carries_no_warning(tmp_path: Path) -> None:
     draft = _rejection_reply(tmp_path, REJECTION)
     assert "anna.schmidt@acme.example" in str(draft["To"])
     assert "Check the address" not in draft.get_content()
+
+
+@pytest.mark.imap
+def test_hostile_mail_on_dovecot_is_recorded_and_the_rest_goes_on(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    store = ImapStore(dovecot)
+    delivered = 0
+    bad = corpus(COUNT // 3, seed=11)
+    for n, (_kind, raw) in enumerate(bad):
+        if n == len(bad) // 2:
+            store.deliver(crlf(INVITATION_ICS))
+            delivered += 1
+        try:
+            store.deliver(raw)
+        except IMAPClientError:
+            continue  # Dovecot itself refused to store it: nothing for followupd to read
+        delivered += 1
+    store.deliver(enormous(24 * 1024 * 1024))
+    delivered += 1
+    run = Followupd(tmp_path, store)
+    run("run", "--once", "--now", AFTER)
+    run("run", "--once", "--now", AFTER)
+    drafts = [m for _f, m in store.drafts()]
+    for draft in drafts:
+        _headers_are_safe(draft)
+    acme = [m for m in drafts if str(m["In-Reply-To"]) == "<inv-1@acme.example>"]
+    assert len(acme) == 3
+    db = sqlite3.connect(tmp_path / "state" / "state.sqlite3")
+    rows = db.execute("SELECT status, reason FROM messages WHERE folder='INBOX'").fetchall()
+    db.close()
+    assert len(rows) == delivered
+    skipped = [reason for status, reason in rows if status == "skipped"]
+    assert all(reason.startswith("malformed: ") for reason in skipped), skipped
