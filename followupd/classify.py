@@ -27,6 +27,7 @@ REPLY_SUBJECT = 0.25
 # Phrases lighter than this are generic words ("interview"); they never make a rival.
 GENERIC = 2.0
 NOT_AN_INTERVIEW = 5.0
+NAMED_OTHERWISE = 4.0
 MAX_EVIDENCE = 12
 # How much the runner-up's score takes off the winner's before it becomes a confidence.
 RIVAL_DISCOUNT = 0.75
@@ -237,7 +238,9 @@ def _calendar(
     facts.append(f"{count} attendee{'s' if count != 1 else ''}")
     note = "calendar: " + ", ".join(facts)
     context = " ".join((event.summary, event.description[:4000], texts.subject, texts.flat))
-    if not any(term.search(context) for term in book.job_terms):
+    # A subject that already says "webinar" or "job alert" outweighs job words in the text.
+    named_otherwise = any(score.subject >= NAMED_OTHERWISE for score in negatives.values())
+    if named_otherwise or not any(term.search(context) for term in book.job_terms):
         summary = event.summary[:60] or "untitled event"
         negatives.setdefault("meeting", _Score()).add(
             NOT_AN_INTERVIEW, f'{note}; not an interview: "{summary}"'
