@@ -19,6 +19,7 @@ from imapclient.imapclient import DRAFTS, SENT
 from followupd.config import ImapSettings
 from followupd.errors import MailboxError
 from followupd.mailbox.base import Fetched, FolderRoles, Mailbox, Screened
+from followupd.mailbox.folders import DRAFT_NAMES, SENT_NAMES, by_known_name
 from followupd.mailbox.imap_auth import sign_in
 from followupd.mailbox.maildir import message_id_of, wanted_ids
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DRAFT_NAMES = ("Drafts", "INBOX.Drafts", "[Gmail]/Drafts", "Entwürfe", "Brouillons", "Borradores")
-SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "INBOX.Sent", "[Gmail]/Sent Mail")
 BATCH = 200
 BATCH_BYTES = 32 * 1024 * 1024
 STALE = 10 * 60  # check an unused connection with NOOP before trusting it again
@@ -161,6 +160,7 @@ class ImapMailbox(Mailbox):
             drafts = "Drafts"
             log.info("%s: created the Drafts folder", self._where)
         sent = s.sent_folder or self._special(client, SENT, SENT_NAMES, names)
+        log.info("%s: folders: drafts %r, sent %r", self._where, drafts, sent)
         return FolderRoles(inbox=s.inbox_folder, drafts=drafts, sent=sent)
 
     @staticmethod
@@ -168,7 +168,7 @@ class ImapMailbox(Mailbox):
         found = client.find_special_folder(attr)
         if found:
             return str(found)
-        return next((n for n in known if n in names), None)
+        return by_known_name(names, known)
 
     def validity(self, folder: str) -> int:
         """The folder's UIDVALIDITY."""
