@@ -199,6 +199,82 @@ def digest(config_path: Path | None, now_text: str | None, send: bool) -> None:
         engine.tracker.close()
 
 
+@cli.command()
+@config_option
+@click.option("--name", help="Your name, as drafts are signed.")
+@click.option("--email", help="Your email address.")
+@click.option("--timezone", help="IANA time zone (default: this machine's).")
+@click.option("--account-name", default="main", show_default=True, help="A short account name.")
+@click.option("--imap-host", help="IMAP server (guessed for Gmail, Outlook, Fastmail).")
+@click.option(
+    "--imap-port", type=int, default=993, show_default=True, help="993 TLS, 143 STARTTLS."
+)
+@click.option("--username", help="IMAP user name (default: the email address).")
+@click.option("--password-command", help="Command that prints the password.")
+@click.option("--keyring-service", help="Keyring service holding the password.")
+@click.option("--oauth2-token-command", help="Command that prints an OAuth2 access token.")
+@click.option("--password-env", help="Environment variable holding the password.")
+@click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False), help="Extra CA.")
+@click.option("--maildir", type=click.Path(path_type=Path), help="A local Maildir instead of IMAP.")
+@click.option("--force", is_flag=True, help="Replace an existing config file.")
+@click.option("--no-check", is_flag=True, help="Do not try to sign in.")
+@click.option("--no-unit", is_flag=True, help="Do not install the systemd user unit.")
+@click.option(
+    "--interactive/--no-interactive",
+    default=None,
+    help="Ask for what the flags leave open (default: when run in a terminal).",
+)
+@handle_errors
+def init(config_path: Path | None, **flags: Any) -> None:
+    """Write a starter config, check the sign-in, find the folders, install the service."""
+    from followupd.config import default_config_path  # noqa: PLC0415
+    from followupd.init import (  # noqa: PLC0415
+        SECRET_FLAGS,
+        SERVICE_COMMANDS,
+        Answers,
+        ask_missing,
+        check_account,
+        install_unit,
+        missing,
+        write_config,
+    )
+
+    answers = Answers(
+        name=flags["name"],
+        email=flags["email"],
+        timezone=flags["timezone"],
+        account=flags["account_name"],
+        host=flags["imap_host"],
+        port=flags["imap_port"],
+        username=flags["username"],
+        secret={k: flags[k] for k in SECRET_FLAGS if flags[k]},
+        maildir=flags["maildir"],
+        extra={"ca_file": str(flags["ca_file"])} if flags["ca_file"] else {},
+    )
+    if len(answers.secret) > 1:
+        raise UserInputError("give only one of --" + ", --".join(answers.secret).replace("_", "-"))
+    interactive = flags["interactive"]
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if interactive:
+        ask_missing(answers, lambda text, default: click.prompt(text, default=default))
+    elif need := missing(answers):
+        raise UserInputError(f"init needs {', '.join(need)} (or run it in a terminal to be asked)")
+    path = config_path or default_config_path()
+    config = write_config(path, answers, flags["force"])
+    click.echo(f"wrote {path}")
+    if not flags["no_check"]:
+        try:
+            for line in check_account(config):
+                click.echo(line)
+        except FollowupdError as exc:
+            raise FollowupdError(f"{exc}\nfix {path} and run `followupd check`") from None
+    if not flags["no_unit"]:
+        click.echo(f"installed {install_unit(path, default_config_path())}")
+        click.echo("Start it now and at every login:")
+        click.echo(SERVICE_COMMANDS)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     return cli.main(args=argv, prog_name="followupd")

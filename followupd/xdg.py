@@ -18,6 +18,11 @@ def state_home() -> Path:
     return _base("XDG_STATE_HOME", ".local/state") / APP
 
 
+def config_base() -> Path:
+    """$XDG_CONFIG_HOME (default ~/.config), where systemd looks for user units too."""
+    return _base("XDG_CONFIG_HOME", ".config")
+
+
 def _base(variable: str, default: str) -> Path:
     value = os.environ.get(variable, "")
     # The spec says a relative value is invalid and must be ignored.

@@ -1,0 +1,1 @@
+"""The systemd user unit, shipped so that `followupd init` can install it."""
