@@ -74,6 +74,11 @@ def run(config_path: Path | None, once: bool, now_text: str | None) -> None:
     if now_text is not None and not once:
         raise UserInputError("--now only makes sense with --once")
     engine = open_engine(config, ruleset)
+    from followupd.logsetup import under_journald  # noqa: PLC0415
+    from followupd.progress import BarProgress  # noqa: PLC0415
+
+    if sys.stderr.isatty() and not under_journald(sys.stderr):
+        engine.progress = BarProgress
     if once:
         from followupd.accounts import close_all, open_mailboxes  # noqa: PLC0415
 

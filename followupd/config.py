@@ -248,6 +248,8 @@ class Config(_Strict):
     rules_dir: Path | None = None
     accounts: Annotated[list[Account], Field(min_length=1)]
     notify: NotifySettings | None = None  # off unless configured
+    # The first read of a folder looks back this many days (IMAP SEARCH SINCE); null: all.
+    lookback_days: int | None = Field(default=60, ge=0)
     references: list[dict[str, str]] = []
 
     # Where the file was read from; relative paths inside it are resolved against its folder.

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, timedelta
+from functools import partial
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,6 +25,7 @@ from followupd.errors import FollowupdError, MailboxError
 from followupd.mailbox.base import Mailbox
 from followupd.mailbox.reconnect import Backoff
 from followupd.pipeline import Engine, Report
+from followupd.progress import LogProgress
 from followupd.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
@@ -66,8 +68,15 @@ class Daemon:
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, reload)
 
+    def _progress_tick(self, line: str) -> None:
+        # A long first read is progress, not a hang: keep the watchdog fed and say so.
+        self.notifier.ping()
+        self.notifier.status(line)
+
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; overdue actions are done on the first pass."""
+        if self.notifier.enabled:
+            self.engine.progress = partial(LogProgress, tick=self._progress_tick)
         self.mailboxes = open_mailboxes(self.config)
         # Watchers get mailboxes of their own: a connection is never shared between threads.
         watched = open_mailboxes(self.config)

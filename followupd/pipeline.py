@@ -6,7 +6,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from followupd import faults
@@ -17,6 +17,7 @@ from followupd.mailbox.base import Fetched, Mailbox, Screened
 from followupd.model import Address, Kind, ParsedMessage, Recognition
 from followupd.notify import Notes, NotifyError
 from followupd.planner import Person, plan_application, why_dropped
+from followupd.progress import LogProgress, ProgressFactory
 from followupd.records import Action, Application, Event
 from followupd.ruleset import RuleSet
 from followupd.signals import signals_of
@@ -80,6 +81,9 @@ class Engine:
         # Polled between messages and drafts, so SIGTERM ends a long pass within a moment;
         # every message and draft is its own transaction, so stopping between them is safe.
         self.should_stop: Callable[[], bool] = lambda: False
+        # How the first read of a folder reports progress: log lines unless the CLI, in a
+        # terminal, chooses a bar; the daemon adds its watchdog ping.
+        self.progress: ProgressFactory = LogProgress
         self.reconfigure(config, ruleset)
 
     def reconfigure(self, config: Config, ruleset: RuleSet) -> None:
@@ -101,26 +105,42 @@ class Engine:
         for folder, direction in folders:
             validity = mailbox.validity(folder)
             cursor = self.tracker.cursor(mailbox.name, folder)
-            after = cursor[1] if cursor and cursor[0] == validity else 0
+            progress = None
+            if cursor and cursor[0] == validity:
+                after = cursor[1]
+            else:
+                # First read (or the folder was recreated): only the look-back window.
+                days = self.config.lookback_days
+                since = (now - timedelta(days=days)).date() if days is not None else None
+                backlog = mailbox.backlog(folder, since)
+                after = backlog.after_uid
+                if backlog.count:
+                    progress = self.progress(f"{mailbox.name}/{folder}", backlog.count)
             known = self.tracker.known_keys(mailbox.name, folder, validity)
             pending: list[Screened] = []
             screen = self._screen(direction)
-            for item in mailbox.fetch_screened(folder, after, known, screen):
-                if isinstance(item, Screened):
-                    pending.append(item)
-                    if len(pending) >= SCREENED_BATCH:
-                        self._record_screened(mailbox.name, validity, pending)
-                        if self.should_stop():
-                            return changed
-                    continue
-                # Recorded first, so the folder's cursor never passes an unrecorded message.
+            try:
+                for item in mailbox.fetch_screened(folder, after, known, screen):
+                    if progress is not None:
+                        progress.advance()
+                    if isinstance(item, Screened):
+                        pending.append(item)
+                        if len(pending) >= SCREENED_BATCH:
+                            self._record_screened(mailbox.name, validity, pending)
+                            if self.should_stop():
+                                return changed
+                        continue
+                    # Recorded first, so the folder's cursor never passes an unrecorded message.
+                    self._record_screened(mailbox.name, validity, pending)
+                    if self.should_stop():
+                        return changed
+                    app = self.ingest(mailbox.name, item, validity, direction, report, now)
+                    if app is not None:
+                        changed.add(app)
                 self._record_screened(mailbox.name, validity, pending)
-                if self.should_stop():
-                    return changed
-                app = self.ingest(mailbox.name, item, validity, direction, report, now)
-                if app is not None:
-                    changed.add(app)
-            self._record_screened(mailbox.name, validity, pending)
+            finally:
+                if progress is not None:
+                    progress.close()
         return changed
 
     def _screen(self, direction: str) -> Screen:

@@ -6,6 +6,7 @@ import abc
 import threading
 from collections.abc import Collection, Container, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,6 +41,14 @@ class FolderRoles:
     sent: str | None
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """Where a folder's first read starts, and how many messages it will look at."""
+
+    after_uid: int  # read messages with a UID above this; 0 reads the whole folder
+    count: int | None  # None when the store cannot tell without reading
+
+
 class Mailbox(abc.ABC):
     """A mail store followupd reads from and appends drafts to.
 
@@ -71,6 +80,13 @@ class Mailbox(abc.ABC):
         Backends that cannot fetch in stages return everything (this default).
         """
         return iter(self.fetch_new(folder, after_uid, known))
+
+    def backlog(self, folder: str, since: date | None) -> Backlog:
+        """The first read of a folder: only mail that arrived on or after `since` (None: all).
+
+        Stores that cannot search by date read everything (this default).
+        """
+        return Backlog(0, None)
 
     @abc.abstractmethod
     def find_message_ids(self, folder: str, message_ids: Collection[str]) -> set[str]:

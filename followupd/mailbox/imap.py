@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Collection, Container, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import imapclient
@@ -18,7 +19,7 @@ from imapclient.imapclient import DRAFTS, SENT
 
 from followupd.config import ImapSettings
 from followupd.errors import MailboxError
-from followupd.mailbox.base import Fetched, FolderRoles, Mailbox, Screened
+from followupd.mailbox.base import Backlog, Fetched, FolderRoles, Mailbox, Screened
 from followupd.mailbox.folders import DRAFT_NAMES, SENT_NAMES, by_known_name
 from followupd.mailbox.imap_auth import sign_in
 from followupd.mailbox.maildir import message_id_of, wanted_ids
@@ -199,6 +200,17 @@ class ImapMailbox(Mailbox):
                     raw = data.get(uid, {}).get(b"BODY[]")
                     if raw is not None:  # None: expunged meanwhile
                         yield Fetched(folder=folder, key=str(uid), uid=uid, raw=bytes(raw))
+
+    def backlog(self, folder: str, since: date | None) -> Backlog:
+        """SEARCH SINCE (the arrival date): read from the first message in the window."""
+        with self._guard(f"searching {folder}"):
+            info = self._select(folder)
+            criteria = ["SINCE", since] if since is not None else ["ALL"]
+            found = sorted(map(int, self._conn().search(criteria)))
+        if found:
+            return Backlog(found[0] - 1, len(found))
+        # Nothing in the window: start after the newest message, so old mail stays unread.
+        return Backlog(int(info.get(b"UIDNEXT", 1)) - 1, 0)
 
     def fetch_screened(
         self, folder: str, after_uid: int, known: Container[str], screen: Screen
