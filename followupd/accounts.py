@@ -22,6 +22,19 @@ def open_mailboxes(config: Config) -> dict[str, Mailbox]:
     return {a.name: open_mailbox(config, a) for a in config.accounts}
 
 
+def open_watchers(config: Config) -> dict[str, Mailbox]:
+    """Mailboxes for the daemon's watcher threads: one IDLE on INBOX and one on Sent per
+    IMAP account (a message you send is noticed at once), one per Maildir account."""
+    watchers: dict[str, Mailbox] = {}
+    for account in config.accounts:
+        watchers[account.name] = open_mailbox(config, account)
+        if account.imap is not None:
+            from followupd.mailbox.imap import ImapMailbox  # noqa: PLC0415 - slow to import
+
+            watchers[f"{account.name}/sent"] = ImapMailbox(account.name, account.imap, "sent")
+    return watchers
+
+
 def close_all(mailboxes: dict[str, Mailbox]) -> None:
     for mailbox in mailboxes.values():
         mailbox.close()

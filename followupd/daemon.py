@@ -18,7 +18,7 @@ from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from followupd.accounts import close_all, open_mailboxes
+from followupd.accounts import close_all, open_mailboxes, open_watchers
 from followupd.clock import Clock
 from followupd.config import Config
 from followupd.errors import FollowupdError, MailboxError
@@ -79,7 +79,7 @@ class Daemon:
             self.engine.progress = partial(LogProgress, tick=self._progress_tick)
         self.mailboxes = open_mailboxes(self.config)
         # Watchers get mailboxes of their own: a connection is never shared between threads.
-        watched = open_mailboxes(self.config)
+        watched = open_watchers(self.config)
         self.scheduler.start()
         self.scheduler.add_job(self.wake.set, "interval", seconds=SAFETY_PASS.total_seconds())
         self._schedule_digest()

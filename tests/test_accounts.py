@@ -11,6 +11,7 @@ import sys
 import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,47 @@ def _reasons(config: Path) -> str:
         return ""
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         return "\n".join(r[0] for r in db.execute("SELECT reason FROM messages"))
+
+
+def _my_reply(n: int) -> bytes:
+    return (
+        "From: Jane Doe <jane@example.com>\r\n"
+        f"To: Recruiter {n} <rec{n}@company{n}.example>\r\n"
+        f"Subject: Re: Interview invitation: Engineer at Company{n}\r\n"
+        f"Date: {format_datetime(datetime.now(UTC))}\r\n"
+        f"Message-ID: <reply-{n}@example.com>\r\n"
+        f"In-Reply-To: <daemon-{n}@company{n}.example>\r\n"
+        f"References: <daemon-{n}@company{n}.example>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        "Monday at 10:00 works for me. Best, Jane\r\n"
+    ).encode()
+
+
+@pytest.mark.imap
+def test_a_message_you_send_is_noticed_at_once(dovecot: Dovecot, tmp_path: Path) -> None:
+    """Sent has an IDLE of its own: no waiting for INBOX news or the 25-minute renewal."""
+    for user in ("jane", "bob"):
+        dovecot.reset(user)
+    config = _two_account_config(tmp_path, dovecot)
+    env = {
+        **os.environ,
+        "FUPD_PW_JANE": dovecot.users["jane"],
+        "FUPD_PW_BOB": dovecot.users["bob"],
+    }
+    dovecot.append("jane", "INBOX", invitation(1, datetime.now(UTC) - timedelta(minutes=5)))
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as out:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "followupd", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        assert wait_for(lambda: "drafted: ack" in log.read_text(), 30), log.read_text()
+        time.sleep(1.5)  # every watcher is in IDLE now
+        dovecot.append("jane", "Sent", _my_reply(1), flags=[b"\\Seen"])
+        assert wait_for(lambda: "you wrote to the thread" in log.read_text(), 10), log.read_text()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Collection, Container, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import imapclient
 
@@ -49,9 +49,13 @@ def _quote(value: bytes) -> bytes:
 class ImapMailbox(Mailbox):
     """One IMAP account. Connects on first use and again after any connection error."""
 
-    def __init__(self, name: str, settings: ImapSettings) -> None:
+    def __init__(
+        self, name: str, settings: ImapSettings, idle_on: Literal["inbox", "sent"] = "inbox"
+    ) -> None:
         self.name = name
         self.settings = settings
+        # Which folder wait() keeps an IDLE on; the daemon runs one watcher for each.
+        self.idle_on = idle_on
         self._client: _Client | None = None
         self._used = 0.0
         self._idler: _Client | None = None  # a second connection, only for IDLE on INBOX
@@ -304,7 +308,7 @@ class ImapMailbox(Mailbox):
         return bool(self._conn().has_capability("IDLE"))
 
     def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
-        """IDLE on INBOX (or poll INBOX and Sent) until something arrives; False on timeout."""
+        """IDLE on INBOX or Sent (or poll both) until something arrives; False on timeout."""
         stop = stop or threading.Event()
         deadline = time.monotonic() + timeout
         roles = self.roles()
@@ -314,7 +318,8 @@ class ImapMailbox(Mailbox):
             self._unselect()
             idle = self._supports_idle()
             if idle:
-                self._ready_idler(roles.inbox)
+                folder = roles.sent if self.idle_on == "sent" and roles.sent else roles.inbox
+                self._ready_idler(folder)
             if self._status_changed(watched):
                 return True
             if idle:
@@ -325,7 +330,7 @@ class ImapMailbox(Mailbox):
                     return True
             return False
 
-    def _ready_idler(self, inbox: str) -> None:
+    def _ready_idler(self, folder: str) -> None:
         if self._idler is not None:
             try:
                 self._idler.noop()  # drains old news: what came before shows in the STATUS check
@@ -336,7 +341,7 @@ class ImapMailbox(Mailbox):
                     self._idler.shutdown()
                 self._idler = None
         self._idler = self._connect()
-        self._idler.select_folder(inbox, readonly=True)
+        self._idler.select_folder(folder, readonly=True)
 
     def _idle_until(self, deadline: float, stop: threading.Event) -> bool:
         idler = self._idler
