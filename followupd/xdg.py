@@ -32,8 +32,9 @@ def _base(variable: str, default: str) -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create the folder (and missing parents) and make it 0700: it holds mail data and secrets."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
+    """Create the folder 0700 (it will hold secrets); an existing folder is left as it is,
+    since it may be shared on purpose."""
+    if not path.is_dir():
+        path.mkdir(parents=True, mode=0o700)
+        path.chmod(0o700)  # mkdir's mode is filtered through the umask
     return path

@@ -94,9 +94,9 @@ def test_xdg_paths_and_private_folders(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert config_home() == tmp_path / "cfg" / "followupd"
     assert state_home() == tmp_path / "home" / ".local" / "state" / "followupd"
-    loose = tmp_path / "loose"
-    loose.mkdir(mode=0o755)
-    loose.chmod(0o755)
-    assert private_dir(loose).stat().st_mode & 0o777 == 0o700
-    made = private_dir(state_home())
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    assert private_dir(shared).stat().st_mode & 0o777 == 0o755  # not ours to tighten
+    made = private_dir(config_home())
     assert made.is_dir() and made.stat().st_mode & 0o777 == 0o700
