@@ -216,8 +216,9 @@ def test_idle_is_renewed_on_schedule_while_nothing_happens(
         code, _took = _stop(daemon)
     assert code == 0
     # Each renewal is DONE then IDLE again; DONE must be answered, proving the link alive.
+    # Two IDLE connections renew side by side: the INBOX watcher and the Sent watcher.
     renewals = proxy.client_bytes.count(b"DONE\r\n")
-    assert 3 <= renewals <= 6, renewals
+    assert 6 <= renewals <= 12, renewals
 
 
 def test_tls_connection_cut_and_refused_reconnects_recover_with_verification(
