@@ -80,7 +80,9 @@ def _grammar(book: PhraseBook) -> _Grammar:
         rf"|(?:(?P<wd2>{weekday})\b\.?,? )?(?P<m2>{month})\b\.? (?P<d2>\d{{1,2}}){ordinal}\b"
         rf"(?:,? (?P<y2>\d{{4}}))?"
         r"|(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})"
-        r"|(?P<ed>\d{1,2})\.(?P<em>\d{1,2})\.(?P<ey>\d{4})"
+        # "11.03.2026" and the European short form "Mittwoch, 11.03.": day first.
+        rf"|(?:(?:{weekday})\b\.?,? )?(?P<ed>\d{{1,2}})\.(?P<em>\d{{1,2}})"
+        r"(?:\.(?P<ey>\d{4})|(?=\.(?!\d)))"
         rf"|(?P<rel>{relative})"
         rf"|(?P<wd3>{long_weekday})"
     )
@@ -100,7 +102,7 @@ def _grammar(book: PhraseBook) -> _Grammar:
     grammar = _Grammar(
         date=re.compile(rf"\b(?:(?:{w.on}) )?(?:{date_expr})\b", re.I),
         next_word=re.compile(rf"(?:{w.next}) ", re.I),
-        after=re.compile(rf"(?:'s)?,? ?(?:{times})", re.I),
+        after=re.compile(rf"(?:'s)?(?:\.(?=,))?,? ?(?:{times})", re.I),
         before=re.compile(rf"(?:{times}),? (?:(?:{w.on}) )?$", re.I),
     )
     _grammars[id(book)] = (book, grammar)
@@ -160,11 +162,12 @@ def _resolve_date(match: re.Match[str], today: date, book: PhraseBook) -> date |
             return next_weekday(today, book.weekdays[g["wd3"].lower()])
         if g["iy"]:
             return date(int(g["iy"]), int(g["im"]), int(g["id"]))
-        if g["ey"]:
-            return date(int(g["ey"]), int(g["em"]), int(g["ed"]))
-        day = int(g["d1"] or g["d2"])
-        month = book.months[(g["m1"] or g["m2"]).lower().rstrip(".")]
-        year = g["y1"] or g["y2"]
+        if g["ed"]:
+            day, month, year = int(g["ed"]), int(g["em"]), g["ey"]
+        else:
+            day = int(g["d1"] or g["d2"])
+            month = book.months[(g["m1"] or g["m2"]).lower().rstrip(".")]
+            year = g["y1"] or g["y2"]
         if year:
             return date(int(year), month, day)
         candidate = date(today.year, month, day)

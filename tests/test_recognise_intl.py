@@ -218,6 +218,61 @@ EVERYDAY = [
         Kind.RESCHEDULE,
         "2026-03-12T12:00",
     ),
+    # A second batch, written after the fixes above, found these.
+    (
+        "Einladung Bewerbungsgespräch",
+        "wir freuen uns, Sie zu einem Bewerbungsgespräch am Montag, den 9. März 2026, um "
+        "13:30 Uhr in unsere Zentrale einzuladen.",
+        Kind.INVITATION,
+        "2026-03-09T13:30",
+    ),
+    (
+        "Terminvorschlag",
+        "wie wäre es mit Mittwoch, 11.03., 10 Uhr? Alternativ ginge auch Donnerstag.",
+        Kind.INVITATION,
+        "2026-03-11T10:00",
+    ),
+    (
+        "Glückwunsch!",
+        "herzlichen Glückwunsch - wir möchten dich sehr gerne in unserem Team begrüßen! Dein "
+        "Vertrag ist bereits in Vorbereitung.",
+        Kind.OFFER,
+        None,
+    ),
+    (
+        "Votre candidature",
+        "Votre candidature a retenu notre attention. Nous aimerions organiser un entretien la "
+        "semaine prochaine : quels sont vos créneaux ?",
+        Kind.INVITATION,
+        None,
+    ),
+    (
+        "Bienvenue !",
+        "Félicitations ! Nous sommes heureux de vous confirmer votre embauche en CDI à compter "
+        "du 1er avril.",
+        Kind.OFFER,
+        None,
+    ),
+    (
+        "Proceso de selección",
+        "Nos gustaría citarte para una entrevista presencial el viernes 13 de marzo a las 9:30. "
+        "¿Puedes confirmarnos asistencia?",
+        Kind.INVITATION,
+        "2026-03-13T09:30",
+    ),
+    (
+        "Candidatura",
+        "Te agradecemos tu interés, pero en esta ocasión tu perfil no encaja con lo que buscamos.",
+        Kind.REJECTION,
+        None,
+    ),
+    (
+        "¡Bienvenida!",
+        "¡Enhorabuena! Has sido seleccionada para el puesto. Te enviaremos el contrato esta "
+        "semana.",
+        Kind.OFFER,
+        None,
+    ),
 ]
 
 
