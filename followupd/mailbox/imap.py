@@ -366,11 +366,13 @@ class ImapMailbox(Mailbox):
 
     def close(self) -> None:
         """Log out of both connections; safe to call more than once."""
+        # ValueError: at shutdown a watcher thread still stuck in IDLE may have closed the
+        # socket file underneath us; logging out is best effort then.
         for client in (self._idler, self._client):
             if client is not None:
                 try:
                     client.logout()
-                except _ERRORS:
-                    with suppress(*_ERRORS):
+                except (*_ERRORS, ValueError):
+                    with suppress(*_ERRORS, ValueError):
                         client.shutdown()
         self._client = self._idler = self._selected = None
