@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from followupd.errors import StateError
+from followupd.xdg import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -63,27 +64,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX actions_by_message ON actions (message_id);
     """,
 ]
-
-
-def private_dir(path: Path, own_prefix: str) -> None:
-    """Create the state directory 0700, and tighten it when an older run left it open.
-
-    A directory holding anything but our own files (`own_prefix*`) is someone else's too
-    (a state_dir pointed at a shared folder): it is left alone, with a warning.
-    """
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if not mode & 0o077:
-        return
-    if all(p.name.startswith(own_prefix) for p in path.iterdir()):
-        path.chmod(mode & 0o700)
-        log.info("%s: made the state directory private (was %o)", path, mode)
-    else:
-        log.warning(
-            "%s: others can open this folder and it holds more than followupd's state;"
-            " give followupd a state_dir of its own",
-            path,
-        )
 
 
 def open_state(path: Path, migrations: Sequence[str] = MIGRATIONS) -> sqlite3.Connection:
