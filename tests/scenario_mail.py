@@ -137,15 +137,10 @@ def reschedule(
         " The updated calendar invitation is attached. Sorry for the inconvenience.\n\n"
         f"Best regards,\n{c.recruiter.name}\n"
     )
-    head = _headers(
-        c.recruiter.header(),
-        f"Rescheduled: Interview for {c.role} at {c.name}",
-        sent,
-        c.mid(tag),
-        c.mid(round_tag),
+    head = _reply_headers(
+        c, f"Rescheduled: Interview for {c.role} at {c.name}", sent, tag, round_tag
     )
-    summary = f"Interview: {c.role} (Jane Doe)"
-    ics = _ics(c, "REQUEST", c.mid(f"uid-{round_tag}"), seq, start, end, people, summary)
+    ics = _round_ics(c, "REQUEST", round_tag, seq, start, end, people)
     return _with_calendar(head, body, ics, "REQUEST")
 
 
@@ -163,16 +158,31 @@ def cancellation(
         f" {start:%A %-d %B}. We will be in touch about next steps.\n\n"
         f"Best regards,\n{c.recruiter.name}\n"
     )
-    head = _headers(
-        c.recruiter.header(),
-        f"Cancelled: Interview for {c.role} at {c.name}",
-        sent,
-        c.mid(tag),
-        c.mid(round_tag),
-    )
-    summary = f"Interview: {c.role} (Jane Doe)"
-    ics = _ics(c, "CANCEL", c.mid(f"uid-{round_tag}"), 2, start, end, people, summary, "CANCELLED")
+    head = _reply_headers(c, f"Cancelled: Interview for {c.role} at {c.name}", sent, tag, round_tag)
+    ics = _round_ics(c, "CANCEL", round_tag, 2, start, end, people, "CANCELLED")
     return _with_calendar(head, body, ics, "CANCEL")
+
+
+def _reply_headers(
+    c: Company, subject: str, sent: datetime, tag: str, parent: str, extra: str = ""
+) -> str:
+    """Headers of a message from the company's recruiter in the thread of `parent`."""
+    return _headers(c.recruiter.header(), subject, sent, c.mid(tag), c.mid(parent), extra)
+
+
+def _round_ics(
+    c: Company,
+    method: str,
+    round_tag: str,
+    seq: int,
+    start: datetime,
+    end: datetime,
+    people: tuple[Person, ...],
+    status: str = "CONFIRMED",
+) -> str:
+    """The calendar part of a later message about the interview round `round_tag`."""
+    summary = f"Interview: {c.role} (Jane Doe)"
+    return _ics(c, method, c.mid(f"uid-{round_tag}"), seq, start, end, people, summary, status)
 
 
 def note(
@@ -224,9 +234,7 @@ def rejection(c: Company, tag: str, sent: datetime, parent: str | None, sender: 
 
 
 def offer(c: Company, tag: str, sent: datetime, parent: str) -> bytes:
-    head = _headers(
-        c.recruiter.header(), f"Offer: {c.role} at {c.name}", sent, c.mid(tag), c.mid(parent)
-    )
+    head = _reply_headers(c, f"Offer: {c.role} at {c.name}", sent, tag, parent)
     return _plain(
         head,
         f"Dear Jane,\n\nI am delighted to offer you the position of {c.role} at {c.name}!"
@@ -236,12 +244,12 @@ def offer(c: Company, tag: str, sent: datetime, parent: str) -> bytes:
 
 
 def out_of_office(c: Company, tag: str, sent: datetime, parent: str) -> bytes:
-    head = _headers(
-        c.recruiter.header(),
+    head = _reply_headers(
+        c,
         f"Automatic reply: {c.role} at {c.name}",
         sent,
-        c.mid(tag),
-        c.mid(parent),
+        tag,
+        parent,
         "Auto-Submitted: auto-replied\nX-Autoreply: yes\n",
     )
     return _plain(

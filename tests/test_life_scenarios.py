@@ -97,6 +97,18 @@ def body(msg: EmailMessage) -> str:
     return str(msg.get_content()).replace("\r\n", "\n")
 
 
+def acme_interview(*people: Person) -> bytes:
+    """Acme's invitation inv-1, sent Mon 2 Nov, to an interview Thu 5 Nov 14:00-15:00."""
+    return invitation(
+        ACME,
+        "inv-1",
+        when("2026-11-02 10:00"),
+        when("2026-11-05 14:00"),
+        when("2026-11-05 15:00"),
+        people,
+    )
+
+
 def test_working_hours_public_holidays_quiet_hours_and_rejection_next_business_morning(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
@@ -272,12 +284,9 @@ def test_promised_date_follow_up_ignores_out_of_office_and_bounces(
 ) -> None:
     life = Life(dovecot, tmp_path)
     life.deliver(
-        invitation(
-            ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
-            when("2026-11-05 15:00"), (ANNA,),
-        ),
+        acme_interview(ANNA),
         promise(ACME, "p-1", when("2026-11-05 16:40"), "inv-1"),
-    )  # fmt: skip
+    )
     life.run("2026-11-06T09:00")
     expected = [("follow-up-promised", ["anna.schmidt@acme.example"], "2026-11-20T09:30:00+01:00")]
     assert life.pending("2026-11-06T09:00") == expected
@@ -309,12 +318,7 @@ def test_reply_own_message_and_rejection_each_cancel_the_pending_follow_up(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
     life = Life(dovecot, tmp_path)
-    life.deliver(
-        invitation(
-            ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
-            when("2026-11-05 15:00"), (ANNA,),
-        )
-    )  # fmt: skip
+    life.deliver(acme_interview(ANNA))
     life.run("2026-11-06T09:00")
     key_before = life.status("2026-11-06T09:00")["actions"][0]["key"]
     life.deliver(note(ACME, "n-1", when("2026-11-10 12:00"), "inv-1", "We are still deciding."))
@@ -362,12 +366,7 @@ def test_a_second_follow_up_only_after_the_first_was_sent_and_a_longer_wait(
     assert two != default
     (rules / "default.yaml").write_text(two)
     life = Life(dovecot, tmp_path, extra=f"rules_dir: {rules}\n")
-    life.deliver(
-        invitation(
-            ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
-            when("2026-11-05 15:00"), (ANNA,),
-        )
-    )  # fmt: skip
+    life.deliver(acme_interview(ANNA))
     life.run("2026-11-12T09:30")
     first = life.draft_to("Anna Schmidt <anna.schmidt@acme.example>", "Re:")
     assert first["Subject"] == "Re: Interview invitation: Data Engineer at Acme"
@@ -395,8 +394,7 @@ def test_reschedule_moves_and_cancellation_drops_thank_you_and_debrief(
     life = Life(dovecot, tmp_path)
     people = (ANNA, TOM)
     life.deliver(
-        invitation(ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
-                   when("2026-11-05 15:00"), people),
+        acme_interview(*people),
         invitation(GLOBEX, "inv-g", when("2026-11-02 11:00"), when("2026-11-04 11:00"),
                    when("2026-11-04 12:00"), (MARIA,)),
     )  # fmt: skip
@@ -441,10 +439,7 @@ def test_new_round_starts_a_new_cycle_and_references_get_a_heads_up(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
     life = Life(dovecot, tmp_path, extra=REFERENCES)
-    life.deliver(
-        invitation(ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
-                   when("2026-11-05 15:00"), (ANNA, TOM)),
-    )  # fmt: skip
+    life.deliver(acme_interview(ANNA, TOM))
     life.run("2026-11-05T18:00")
     assert len(life.drafts()) == 3
     life.deliver(references_request(ACME, "ref-1", when("2026-11-06 10:00"), "inv-1"))
@@ -507,10 +502,7 @@ def test_offer_gets_an_acknowledgement_asking_for_the_written_offer(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
     life = Life(dovecot, tmp_path)
-    life.deliver(
-        invitation(ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
-                   when("2026-11-05 15:00"), (ANNA,)),
-    )  # fmt: skip
+    life.deliver(acme_interview(ANNA))
     life.run("2026-11-06T09:00")
     life.deliver(offer(ACME, "off-1", when("2026-11-10 11:00"), "inv-1"))
     life.run("2026-11-10T11:30")
@@ -554,10 +546,7 @@ def test_never_to_a_no_reply_address(dovecot: Dovecot, tmp_path: Path) -> None:
 
 def test_overdue_drafts_wait_for_the_end_of_quiet_hours(dovecot: Dovecot, tmp_path: Path) -> None:
     life = Life(dovecot, tmp_path)
-    life.deliver(
-        invitation(ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
-                   when("2026-11-05 15:00"), (ANNA,)),
-    )  # fmt: skip
+    life.deliver(acme_interview(ANNA))
     # The first pass after the interview happens at 03:00 (the laptop woke up): nothing yet.
     life.run("2026-11-06T03:00")
     assert life.drafts() == []
@@ -581,10 +570,7 @@ def test_the_daemon_wakes_after_quiet_hours_for_overdue_drafts(tmp_path: Path) -
 
     store = MaildirStore(tmp_path / "Maildir")
     cli = Followupd(tmp_path, store)
-    store.deliver(
-        invitation(ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
-                   when("2026-11-05 15:00"), (ANNA,)),
-    )  # fmt: skip
+    store.deliver(acme_interview(ANNA))
     cli("run", "--once", "--now", "2026-11-06T03:00")
     engine = open_engine(*load_checked(cli.config))
     try:
@@ -598,10 +584,7 @@ def test_a_message_written_before_the_draft_existed_is_not_taken_for_it(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
     life = Life(dovecot, tmp_path)
-    life.deliver(
-        invitation(ACME, "inv-1", when("2026-11-02 10:00"), when("2026-11-05 14:00"),
-                   when("2026-11-05 15:00"), (TOM,)),
-    )  # fmt: skip
+    life.deliver(acme_interview(TOM))
     life.run("2026-11-05T17:00")
     assert [str(m["To"]) for m in life.drafts() if "Thank" in m["Subject"]] == [
         "Tom Lee <tom.lee@acme.example>"
