@@ -9,7 +9,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -57,6 +58,36 @@ def test_special_use_first_then_config_override(dovecot: Dovecot) -> None:
             mailbox.close()
 
 
+def _two_accounts(tmp_path: Path, dovecot: Dovecot) -> tuple[Path, dict[str, str]]:
+    """Fresh mailboxes for jane and bob; the config naming both, and the environment with
+    their passwords."""
+    for user in ("jane", "bob"):
+        dovecot.reset(user)
+    env = {
+        **os.environ,
+        "FUPD_PW_JANE": dovecot.users["jane"],
+        "FUPD_PW_BOB": dovecot.users["bob"],
+    }
+    return _two_account_config(tmp_path, dovecot), env
+
+
+@contextmanager
+def _daemon(config: Path, env: dict[str, str], log: Path) -> Iterator[None]:
+    """`followupd run` in the background, its output in `log`; stopped with SIGTERM."""
+    with log.open("wb") as out:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "followupd", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        yield
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+
+
 def _two_account_config(tmp_path: Path, dovecot: Dovecot) -> Path:
     rules = tmp_path / "rules"
     (rules / "templates").mkdir(parents=True)
@@ -83,23 +114,9 @@ def _two_account_config(tmp_path: Path, dovecot: Dovecot) -> Path:
 def test_one_daemon_watches_two_accounts_and_counts_a_shared_message_once(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
-    for user in ("jane", "bob"):
-        dovecot.reset(user)
-    config = _two_account_config(tmp_path, dovecot)
-    env = {
-        **os.environ,
-        "FUPD_PW_JANE": dovecot.users["jane"],
-        "FUPD_PW_BOB": dovecot.users["bob"],
-    }
+    config, env = _two_accounts(tmp_path, dovecot)
     log = tmp_path / "daemon.log"
-    with log.open("wb") as out:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "followupd", "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
+    with _daemon(config, env, log):
         assert wait_for(lambda: log.read_text().count("folders: drafts") >= 2, 20), log.read_text()
         time.sleep(1)  # both watchers idle now: only new mail can wake the daemon
         past = datetime.now(UTC) - timedelta(minutes=5)
@@ -116,9 +133,6 @@ def test_one_daemon_watches_two_accounts_and_counts_a_shared_message_once(
             log.read_text()
         )
         time.sleep(1)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=30)
     drafts = dovecot.fetch_all("jane", "Drafts") + dovecot.fetch_all("bob", "Drafts")
     assert len(drafts) == 3, log.read_text()
     status = _status(config, env)
@@ -164,28 +178,11 @@ def _my_reply(n: int) -> bytes:
 @pytest.mark.imap
 def test_a_message_you_send_is_noticed_at_once(dovecot: Dovecot, tmp_path: Path) -> None:
     """Sent has an IDLE of its own: no waiting for INBOX news or the 25-minute renewal."""
-    for user in ("jane", "bob"):
-        dovecot.reset(user)
-    config = _two_account_config(tmp_path, dovecot)
-    env = {
-        **os.environ,
-        "FUPD_PW_JANE": dovecot.users["jane"],
-        "FUPD_PW_BOB": dovecot.users["bob"],
-    }
+    config, env = _two_accounts(tmp_path, dovecot)
     dovecot.append("jane", "INBOX", invitation(1, datetime.now(UTC) - timedelta(minutes=5)))
     log = tmp_path / "daemon.log"
-    with log.open("wb") as out:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "followupd", "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
+    with _daemon(config, env, log):
         assert wait_for(lambda: "drafted: ack" in log.read_text(), 30), log.read_text()
         time.sleep(1.5)  # every watcher is in IDLE now
         dovecot.append("jane", "Sent", _my_reply(1), flags=[b"\\Seen"])
         assert wait_for(lambda: "you wrote to the thread" in log.read_text(), 10), log.read_text()
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=30)
