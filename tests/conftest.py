@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.dovecot import Dovecot, remove, start_dovecot
+from tests.faultproxy import FaultProxy
 from tests.stores import ImapStore, MaildirStore, Store
 
 
@@ -36,3 +37,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield MaildirStore(tmp_path / "Maildir")
     else:
         yield ImapStore(request.getfixturevalue("dovecot"))
+
+
+@pytest.fixture
+def proxy(dovecot: Dovecot) -> Iterator[FaultProxy]:
+    """A fault-injecting TCP proxy in front of Dovecot's IMAP port (tests/faultproxy.py)."""
+    p = FaultProxy(dovecot.host, dovecot.port)
+    yield p
+    p.close()

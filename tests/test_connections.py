@@ -11,7 +11,6 @@ import shutil
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from tests.dovecot import Dovecot
 from tests.faultproxy import FaultProxy
 from tests.stores import PASSWORD_ENV, Followupd, ImapStore
 from tests.test_daemon import invitation, wait_for
-from tests.test_signals import ACK, _rules, _stop
+from tests.test_signals import ACK, _followupd, _stop
 
 pytestmark = pytest.mark.imap
 
@@ -41,16 +40,10 @@ class ProxiedStore(ImapStore):
         return text + FAST
 
 
-@pytest.fixture
-def proxy(dovecot: Dovecot) -> Iterator[FaultProxy]:
-    p = FaultProxy(dovecot.host, dovecot.port)
-    yield p
-    p.close()
-
-
-def _daemon_setup(tmp_path: Path, store: ImapStore) -> Followupd:
-    rules = _rules(tmp_path, ACK)
-    return Followupd(tmp_path, store, extra=f"  quiet_hours: 00:00-00:00\nrules_dir: {rules}\n")
+def _first_draft_made(store: ImapStore, run: Followupd) -> None:
+    """Invitation 0 arrives and is drafted: the daemon is up and watching."""
+    store.deliver(invitation(0, _sent()))
+    assert wait_for(lambda: len(store.drafts()) == 1, 20), run.log.read_text()
 
 
 def _message_ids(store: ImapStore) -> Counter[str]:
@@ -83,11 +76,10 @@ def test_a_fault_is_noticed_and_recovered_from_with_every_draft_made_once(
     fault: str, dovecot: Dovecot, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     store = ProxiedStore(dovecot, proxy)
-    run = _daemon_setup(tmp_path, store)
+    run = _followupd(tmp_path, store, ACK)
     daemon = run.start()
     try:
-        store.deliver(invitation(0, _sent()))
-        assert wait_for(lambda: len(store.drafts()) == 1, 20), run.log.read_text()
+        _first_draft_made(store, run)
         pattern, action, from_client = FAULTS[fault]
         proxy.arm(pattern, action, from_client=from_client)
         if fault in IDLE_FAULTS:
@@ -116,11 +108,10 @@ def test_reconnects_refused_for_a_while_back_off_and_catch_up(
     dovecot: Dovecot, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     store = ProxiedStore(dovecot, proxy)
-    run = _daemon_setup(tmp_path, store)
+    run = _followupd(tmp_path, store, ACK)
     daemon = run.start()
     try:
-        store.deliver(invitation(0, _sent()))
-        assert wait_for(lambda: len(store.drafts()) == 1, 20), run.log.read_text()
+        _first_draft_made(store, run)
         proxy.refuse_for(6)
         for n in (1, 2):
             store.deliver(invitation(n, _sent()))
@@ -159,7 +150,7 @@ def test_dovecot_restart_with_a_new_uidvalidity_repeats_no_work(
     dovecot: Dovecot, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     store = ProxiedStore(dovecot, proxy)
-    run = _daemon_setup(tmp_path, store)
+    run = _followupd(tmp_path, store, ACK)
     daemon = run.start()
     try:
         for n in (1, 2, 3):
@@ -187,7 +178,7 @@ def test_mail_that_came_while_stopped_for_days_is_handled_at_once_and_once(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
     store = ImapStore(dovecot)
-    run = _daemon_setup(tmp_path, store)
+    run = _followupd(tmp_path, store, ACK)
     run("run", "--once")  # known to followupd, then stopped
     for n in (1, 2, 3):
         store.deliver(invitation(n, datetime.now(UTC) - timedelta(days=4 - n)))
@@ -207,7 +198,7 @@ def test_idle_is_renewed_on_schedule_while_nothing_happens(
     dovecot: Dovecot, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     store = ProxiedStore(dovecot, proxy)  # idle_renew: 2 seconds
-    run = _daemon_setup(tmp_path, store)
+    run = _followupd(tmp_path, store, ACK)
     daemon = run.start()
     try:
         assert wait_for(lambda: b"IDLE\r\n" in proxy.client_bytes, 20), run.log.read_text()
@@ -227,7 +218,7 @@ def test_tls_connection_cut_and_refused_reconnects_recover_with_verification(
     proxy = FaultProxy(dovecot.host, dovecot.tls_port)
     try:
         store = ImapStore(dovecot)
-        run = _daemon_setup(tmp_path, store)
+        run = _followupd(tmp_path, store, ACK)
         tls = (
             "  - name: work\n    imap:\n"
             f"      host: {dovecot.host}\n      port: {proxy.port}\n      tls: implicit\n"
@@ -238,8 +229,7 @@ def test_tls_connection_cut_and_refused_reconnects_recover_with_verification(
         run.config.write_text(head + "accounts:\n" + tls)
         daemon = run.start()
         try:
-            store.deliver(invitation(0, _sent()))
-            assert wait_for(lambda: len(store.drafts()) == 1, 20), run.log.read_text()
+            _first_draft_made(store, run)
             proxy.refuse_for(4)
             store.deliver(invitation(1, _sent()))
             assert wait_for(lambda: len(store.drafts()) == 2, 40), run.log.read_text()
@@ -260,7 +250,7 @@ def test_a_password_command_failing_for_a_while_is_retried_not_fatal(
     locked = tmp_path / "locked"
     locked.touch()
     store = ImapStore(dovecot)
-    run = _daemon_setup(tmp_path, store)
+    run = _followupd(tmp_path, store, ACK)
     command = f'test ! -e {locked} && printf "%s\\n" "${PASSWORD_ENV}"'
     run.config.write_text(
         run.config.read_text().replace(
