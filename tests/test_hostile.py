@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+from contextlib import closing
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from followupd.recognise import recognise
 from tests.dovecot import Dovecot
 from tests.hostile import GENERATORS, corpus, enormous
 from tests.mail import INVITATION_ICS, REJECTION, crlf
-from tests.stores import Followupd, ImapStore, MaildirStore
+from tests.stores import Followupd, ImapStore, MaildirStore, Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 AFTER = "2026-11-05T18:00"
@@ -76,6 +77,26 @@ def _headers_are_safe(draft: EmailMessage) -> None:
     assert "49" not in str(draft["Subject"])
 
 
+def _two_passes_draft_safely(tmp_path: Path, store: Store) -> Followupd:
+    """Two passes over the mailbox (the second must neither retry nor repeat anything); every
+    draft's headers are safe, and the good invitation among the bad still got its 3 drafts."""
+    run = Followupd(tmp_path, store)
+    run("run", "--once", "--now", AFTER)
+    run("run", "--once", "--now", AFTER)
+    drafts = [m for _f, m in store.drafts()]
+    for draft in drafts:
+        _headers_are_safe(draft)
+    acme = [m for m in drafts if str(m["In-Reply-To"]) == "<inv-1@acme.example>"]
+    assert len(acme) == 3
+    return run
+
+
+def _recorded(tmp_path: Path, query: str) -> list[tuple[str, str]]:
+    """(status, reason) rows of the state file's record of messages."""
+    with closing(sqlite3.connect(tmp_path / "state" / "state.sqlite3")) as db:
+        return [(status, reason) for status, reason in db.execute(query)]
+
+
 def test_a_mailbox_full_of_hostile_mail_is_skipped_with_reasons_and_the_rest_goes_on(
     tmp_path: Path,
 ) -> None:
@@ -87,18 +108,8 @@ def test_a_mailbox_full_of_hostile_mail_is_skipped_with_reasons_and_the_rest_goe
     for _kind, raw in bad[COUNT // 2 :]:
         store.deliver(raw)
     store.deliver(enormous())
-    run = Followupd(tmp_path, store)
-    run("run", "--once", "--now", AFTER)
-    run("run", "--once", "--now", AFTER)  # and again: nothing is retried or repeated
-
-    drafts = [m for _f, m in store.drafts()]
-    for draft in drafts:
-        _headers_are_safe(draft)
-    acme = [m for m in drafts if str(m["In-Reply-To"]) == "<inv-1@acme.example>"]
-    assert len(acme) == 3
-    db = sqlite3.connect(tmp_path / "state" / "state.sqlite3")
-    rows = db.execute("SELECT status, reason FROM messages").fetchall()
-    db.close()
+    run = _two_passes_draft_safely(tmp_path, store)
+    rows = _recorded(tmp_path, "SELECT status, reason FROM messages")
     assert len(rows) == COUNT + 2  # every message recorded, none left to trip over again
     skipped = [reason for status, reason in rows if status == "skipped"]
     assert skipped, "nothing was skipped: the corpus is not hostile enough to prove anything"
@@ -207,17 +218,8 @@ def test_hostile_mail_on_dovecot_is_recorded_and_the_rest_goes_on(
         delivered += 1
     store.deliver(enormous(24 * 1024 * 1024))
     delivered += 1
-    run = Followupd(tmp_path, store)
-    run("run", "--once", "--now", AFTER)
-    run("run", "--once", "--now", AFTER)
-    drafts = [m for _f, m in store.drafts()]
-    for draft in drafts:
-        _headers_are_safe(draft)
-    acme = [m for m in drafts if str(m["In-Reply-To"]) == "<inv-1@acme.example>"]
-    assert len(acme) == 3
-    db = sqlite3.connect(tmp_path / "state" / "state.sqlite3")
-    rows = db.execute("SELECT status, reason FROM messages WHERE folder='INBOX'").fetchall()
-    db.close()
+    _two_passes_draft_safely(tmp_path, store)
+    rows = _recorded(tmp_path, "SELECT status, reason FROM messages WHERE folder='INBOX'")
     assert len(rows) == delivered
     skipped = [reason for status, reason in rows if status == "skipped"]
     assert all(reason.startswith("malformed: ") for reason in skipped), skipped
