@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,8 @@ from tests.test_config import problems
 AFTER = "2026-11-05T18:00"
 
 
-@pytest.fixture
-def proxy(dovecot: Dovecot) -> Iterator[FaultProxy]:
-    p = FaultProxy(dovecot.host, dovecot.port)
-    yield p
-    p.close()
-
-
-@pytest.mark.imap
-def test_starttls_stripped_by_a_man_in_the_middle_is_refused_before_login(
-    dovecot: Dovecot, proxy: FaultProxy
-) -> None:
-    proxy.strip(b" STARTTLS")
+def _starttls_through(dovecot: Dovecot, proxy: FaultProxy) -> ImapMailbox:
+    """Jane's mailbox reached through the proxy, STARTTLS required, the test CA trusted."""
     settings = dovecot.imap_settings(
         "jane",
         port=proxy.port,
@@ -40,7 +29,15 @@ def test_starttls_stripped_by_a_man_in_the_middle_is_refused_before_login(
         allow_plaintext_on_loopback=False,
         ca_file=dovecot.ca_file,
     )
-    box = ImapMailbox("work", settings)
+    return ImapMailbox("work", settings)
+
+
+@pytest.mark.imap
+def test_starttls_stripped_by_a_man_in_the_middle_is_refused_before_login(
+    dovecot: Dovecot, proxy: FaultProxy
+) -> None:
+    proxy.strip(b" STARTTLS")
+    box = _starttls_through(dovecot, proxy)
     with pytest.raises(MailboxError, match="does not offer STARTTLS"):
         box.roles()
     box.close()
@@ -54,14 +51,7 @@ def test_starttls_stripped_by_a_man_in_the_middle_is_refused_before_login(
 def test_starttls_through_an_honest_path_encrypts_the_login(
     dovecot: Dovecot, proxy: FaultProxy
 ) -> None:
-    settings = dovecot.imap_settings(
-        "jane",
-        port=proxy.port,
-        tls="starttls",
-        allow_plaintext_on_loopback=False,
-        ca_file=dovecot.ca_file,
-    )
-    box = ImapMailbox("work", settings)
+    box = _starttls_through(dovecot, proxy)
     try:
         assert box.roles().drafts == "Drafts"
     finally:
