@@ -12,6 +12,12 @@ from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
+# Config lines naming two references, for the heads-up drafts.
+REFERENCES = (
+    "references:\n"
+    "  - {name: Sam Ortiz, email: sam@example.org}\n"
+    "  - {name: Kim Park, email: kim@example.net}\n"
+)
 
 
 def when(text: str, zone: ZoneInfo = BERLIN) -> datetime:

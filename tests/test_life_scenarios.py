@@ -17,6 +17,7 @@ import pytest
 from followupd.ruleset import bundled_rules_dir
 from tests.dovecot import Dovecot
 from tests.scenario_mail import (
+    REFERENCES,
     Company,
     Person,
     bounce,
@@ -43,11 +44,6 @@ ACME = Company("Acme", "acme.example", "Data Engineer", ANNA)
 GLOBEX = Company("Globex", "globex.example", "Product Manager", MARIA)
 THANKS = "Thank you – Data Engineer at Acme"
 DEBRIEF = "Debrief: Acme – Data Engineer (2026-11-06)"
-REFERENCES = (
-    "references:\n"
-    "  - {name: Sam Ortiz, email: sam@example.org}\n"
-    "  - {name: Kim Park, email: kim@example.net}\n"
-)
 
 
 class Life:

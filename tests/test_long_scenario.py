@@ -21,6 +21,7 @@ from followupd.accounts import close_all, open_mailboxes
 from followupd.setup import load_checked, open_engine
 from tests.dovecot import Dovecot
 from tests.scenario_mail import (
+    REFERENCES,
     Company,
     Person,
     bounce,
@@ -41,11 +42,6 @@ from tests.stores import PASSWORD_ENV, Followupd, ImapStore
 pytestmark = pytest.mark.imap
 
 NY = ZoneInfo("America/New_York")
-REFS = (
-    "references:\n"
-    "  - {name: Sam Ortiz, email: sam@example.org}\n"
-    "  - {name: Kim Park, email: kim@example.net}\n"
-)
 
 ANNA, TOM = Person("Anna Schmidt", "anna@acme.example"), Person("Tom Lee", "tom@acme.example")
 ACME = Company("Acme", "acme.example", "Data Engineer", ANNA)
@@ -204,7 +200,7 @@ def test_ten_applications_over_six_weeks(
     dovecot: Dovecot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = ImapStore(dovecot)
-    cli = Followupd(tmp_path, store, extra=REFS)
+    cli = Followupd(tmp_path, store, extra=REFERENCES)
     monkeypatch.setenv(PASSWORD_ENV, store.env()[PASSWORD_ENV])
     config, ruleset = load_checked(cli.config)
     engine = open_engine(config, ruleset)
