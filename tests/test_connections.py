@@ -19,8 +19,8 @@ import pytest
 from tests.dovecot import Dovecot
 from tests.faultproxy import FaultProxy
 from tests.stores import PASSWORD_ENV, Followupd, ImapStore
-from tests.test_daemon import invitation, wait_for
-from tests.test_signals import ACK, _followupd, _stop
+from tests.test_daemon import invitation, stop_daemon, wait_for
+from tests.test_signals import ACK, _followupd
 
 pytestmark = pytest.mark.imap
 
@@ -94,7 +94,7 @@ def test_a_fault_is_noticed_and_recovered_from_with_every_draft_made_once(
         assert wait_for(lambda: len(store.drafts()) >= 5, 30), run.log.read_text()
         time.sleep(1)
     finally:
-        code, _took = _stop(daemon)
+        code, _took = stop_daemon(daemon)
     log = run.log.read_text()
     assert code == 0, log
     assert "retrying in" in log  # the fault was noticed as a fault, not ignored
@@ -119,7 +119,7 @@ def test_reconnects_refused_for_a_while_back_off_and_catch_up(
         assert len(store.drafts()) == 1  # nothing can get through yet
         assert wait_for(lambda: len(store.drafts()) == 3, 40), run.log.read_text()
     finally:
-        code, _took = _stop(daemon)
+        code, _took = stop_daemon(daemon)
     assert code == 0
     assert proxy.refused >= 1
     # Backoff, not a tight loop: a handful of attempts in six seconds.
@@ -165,7 +165,7 @@ def test_dovecot_restart_with_a_new_uidvalidity_repeats_no_work(
         assert wait_for(lambda: _inbox_validity(tmp_path) != before, 10)
         time.sleep(2)
     finally:
-        code, _took = _stop(daemon)
+        code, _took = stop_daemon(daemon)
     assert code == 0
     ids = _message_ids(store)
     assert len(ids) == 4 and max(ids.values()) == 1
@@ -186,10 +186,10 @@ def test_mail_that_came_while_stopped_for_days_is_handled_at_once_and_once(
     try:
         assert wait_for(lambda: len(store.drafts()) == 3, 30), run.log.read_text()
     finally:
-        _stop(daemon)
+        stop_daemon(daemon)
     daemon = run.start()
     time.sleep(3)
-    _stop(daemon)
+    stop_daemon(daemon)
     ids = _message_ids(store)
     assert len(ids) == 3 and max(ids.values()) == 1
 
@@ -204,7 +204,7 @@ def test_idle_is_renewed_on_schedule_while_nothing_happens(
         assert wait_for(lambda: b"IDLE\r\n" in proxy.client_bytes, 20), run.log.read_text()
         time.sleep(7)
     finally:
-        code, _took = _stop(daemon)
+        code, _took = stop_daemon(daemon)
     assert code == 0
     # Each renewal is DONE then IDLE again; DONE must be answered, proving the link alive.
     # Two IDLE connections renew side by side: the INBOX watcher and the Sent watcher.
@@ -234,7 +234,7 @@ def test_tls_connection_cut_and_refused_reconnects_recover_with_verification(
             store.deliver(invitation(1, _sent()))
             assert wait_for(lambda: len(store.drafts()) == 2, 40), run.log.read_text()
         finally:
-            code, _took = _stop(daemon)
+            code, _took = stop_daemon(daemon)
         assert code == 0
         assert proxy.refused >= 1
         assert dovecot.users["jane"].encode() not in proxy.client_bytes
@@ -268,6 +268,6 @@ def test_a_password_command_failing_for_a_while_is_retried_not_fatal(
         locked.unlink()
         assert wait_for(lambda: len(store.drafts()) == 1, 40), run.log.read_text()
     finally:
-        code, _took = _stop(daemon)
+        code, _took = stop_daemon(daemon)
     assert code == 0
     assert dovecot.users["jane"] not in run.log.read_text()

@@ -13,7 +13,7 @@ import pytest
 
 from tests.dovecot import Dovecot
 from tests.stores import Followupd, ImapStore, MaildirStore, Store
-from tests.test_daemon import invitation, wait_for
+from tests.test_daemon import invitation, stop_daemon, wait_for
 
 ACK = """\
   - name: ack
@@ -46,19 +46,8 @@ def _followupd(tmp_path: Path, store: Store, *rules: str) -> Followupd:
     return Followupd(tmp_path, store, extra=f"  quiet_hours: 00:00-00:00\nrules_dir: {folder}\n")
 
 
-def _stop(daemon: subprocess.Popen[bytes]) -> tuple[int, float]:
-    started = time.monotonic()
-    daemon.send_signal(signal.SIGTERM)
-    try:
-        code = daemon.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-        raise
-    return code, time.monotonic() - started
-
-
 def _stop_within_5_seconds(daemon: subprocess.Popen[bytes], run: Followupd) -> None:
-    code, took = _stop(daemon)
+    code, took = stop_daemon(daemon)
     assert code == 0, run.log.read_text()
     assert took < 5, f"took {took:.1f} s"
 
@@ -139,6 +128,6 @@ def test_sighup_reloads_rules_and_a_bad_config_is_refused_keeping_the_old(
         store.deliver(invitation(4, sent))
         assert wait_for(lambda: _rules_made(store) == {"ack": 4, "note": 4}, 20)
     finally:
-        code, took = _stop(daemon)
+        code, took = stop_daemon(daemon)
     assert code == 0, run.log.read_text()
     assert took < 5
