@@ -146,7 +146,8 @@ class FaultProxy:
                     elif fault.action == "stall":
                         other.sendall(data)
                         stalled = True
-        except OSError:
+        except (OSError, ValueError):
+            # ValueError: the test closed this connection from its own thread (fd now -1).
             return
         finally:
             with self._lock:
