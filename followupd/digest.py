@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from followupd.records import Action, Application
-from followupd.rounds import interview_rounds
-from followupd.stage import stage
+from followupd.stage import last_contact_at, stage
 from followupd.timing import Calendar
 
 CLOSED = ("rejected",)
@@ -32,17 +31,6 @@ def drafts_note(made: Sequence[Action], waiting: int, cal: Calendar) -> tuple[st
     return subject, "\n".join(lines) + "\n"
 
 
-def last_contact(app: Application, now: datetime) -> datetime | None:
-    """The latest message either way (auto-replies aside) or interview that already ended."""
-    times = [e.at for e in app.events if not e.automatic and e.at <= now]
-    times += [
-        r.interview.end
-        for r in interview_rounds(app)
-        if r.cancelled is None and r.interview.end <= now
-    ]
-    return max(times) if times else None
-
-
 def weekly_digest(
     apps: Sequence[Application], actions: Sequence[Action], now: datetime, cal: Calendar
 ) -> tuple[str, str]:
@@ -52,7 +40,7 @@ def weekly_digest(
         where = stage(app, now)
         if where in CLOSED:
             continue
-        last = last_contact(app, now)
+        last = last_contact_at(app, now)
         pending = sorted(
             (a for a in actions if a.application_id == app.id and a.state in PENDING),
             key=lambda a: a.due,
@@ -63,7 +51,7 @@ def weekly_digest(
     closed = [
         app
         for app in apps
-        if stage(app, now) in CLOSED and (last_contact(app, now) or now) >= week_ago
+        if stage(app, now) in CLOSED and (last_contact_at(app, now) or now) >= week_ago
     ]
     waiting = sum(1 for a in actions if a.state == "drafted")
     active = len(rows)

@@ -28,7 +28,13 @@ def stage(app: Application, now: datetime) -> str:
     return "in contact"
 
 
-def last_contact_at(app: Application) -> datetime | None:
-    """When a person last wrote, either way (auto-replies don't count)."""
-    times = [e.at for e in app.events if not e.automatic]
+def last_contact_at(app: Application, now: datetime) -> datetime | None:
+    """The latest contact by `now`: a message either way (auto-replies aside) or the end of
+    an interview that took place."""
+    times = [e.at for e in app.events if not e.automatic and e.at <= now]
+    times += [
+        r.interview.end
+        for r in interview_rounds(app)
+        if r.cancelled is None and r.interview.end <= now
+    ]
     return max(times) if times else None

@@ -36,7 +36,7 @@ def status_data(config_path: Path | None, now: datetime | None = None) -> dict[s
     out_apps = []
     for app in apps:
         pending = [a for a in actions if a.application_id == app.id and a.state in PENDING]
-        last = last_contact_at(app)
+        last = last_contact_at(app, now)
         out_apps.append(
             {
                 "id": app.id,
