@@ -178,6 +178,9 @@ def worker(mode: str, host: str, port: int, password: str) -> int:
             code = int(exc.code or 0)
         if profiler:
             profiler.disable()
+            target = os.environ["FUPD_BENCH_PROFILE"]
+            if target.endswith(".prof"):
+                profiler.dump_stats(target)  # for pstats/snakeviz: every caller and callee
             stats = pstats.Stats(profiler, stream=sys.stderr).strip_dirs()
             stats.sort_stats("tottime").print_stats(30)
         if code:

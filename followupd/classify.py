@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from followupd.literals import Present
+from followupd.literals import Index
 from followupd.model import CalendarPart, Kind, ParsedMessage
 from followupd.phrasebook import Phrase, PhraseBook, Weighted
 from followupd.recognise_text import Texts
@@ -73,7 +73,7 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     """Classify one message from its prepared texts; see the module docstring."""
     # A reply inherits the subject it answers, so the subject says little about the reply.
     scale = REPLY_SUBJECT if book.reply_prefix.match(texts.subject) else 1.0
-    look = _Lookups(Present(texts.subject), Present(texts.flat))
+    look = _indexes(book).lookups(texts)
     kinds = {k: _score(book.kinds.get(k, Weighted()), texts, look, scale) for k in _PRIORITY}
     negatives = {neg.name: _score(neg.phrases, texts, look, scale) for neg in book.negatives}
     automatic_of = {neg.name: neg.automatic for neg in book.negatives}
@@ -137,12 +137,42 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     return Classification(Kind.OTHER, confidence, _limit(notes), False)
 
 
+class _BookIndex:
+    """Indexes of every subject and every body phrase of one phrase book."""
+
+    def __init__(self, book: PhraseBook) -> None:
+        lists = [*book.kinds.values(), *(n.phrases for n in book.negatives)]
+        self.subject = [p for w in lists for p in w.subject]
+        self.body = [p for w in lists for p in w.body]
+        self.subject_index = Index([p.needs for p in self.subject])
+        self.body_index = Index([p.needs for p in self.body])
+
+    def lookups(self, texts: Texts) -> _Lookups:
+        """The phrases that could match this message, found in one pass over each text."""
+        return _Lookups(
+            {id(self.subject[i]) for i in self.subject_index.candidates(texts.subject)},
+            {id(self.body[i]) for i in self.body_index.candidates(texts.flat)},
+        )
+
+
+_INDEXES: dict[int, tuple[PhraseBook, _BookIndex]] = {}
+
+
+def _indexes(book: PhraseBook) -> _BookIndex:
+    cached = _INDEXES.get(id(book))
+    if cached is None or cached[0] is not book:
+        if len(_INDEXES) >= 4:
+            _INDEXES.clear()  # tests load many books; a daemon keeps one
+        cached = _INDEXES[id(book)] = (book, _BookIndex(book))
+    return cached[1]
+
+
 @dataclass(frozen=True)
 class _Lookups:
-    """Required-string lookups shared by every phrase list of one message."""
+    """The phrases (by id) whose required strings occur in the subject and in the body."""
 
-    subject: Present
-    body: Present
+    subject: set[int]
+    body: set[int]
 
 
 def _score(phrases: Weighted, texts: Texts, look: _Lookups, subject_scale: float) -> _Score:
@@ -156,7 +186,7 @@ def _hits(
     score: _Score,
     phrases: Iterable[Phrase],
     text: str,
-    present: Present,
+    possible: set[int],
     where: str,
     subject_scale: float,
 ) -> None:
@@ -164,8 +194,8 @@ def _hits(
     if not text:
         return
     for phrase in phrases:
-        # Most phrases cannot match ordinary mail; a substring test says so cheaply.
-        if not present.all(phrase.needs):
+        # Most phrases cannot match ordinary mail; their required strings say so cheaply.
+        if id(phrase) not in possible:
             continue
         match = phrase.regex.search(text)
         if match:

@@ -23,8 +23,15 @@ _c: Any = importlib.import_module("re._constants")
 
 # Shorter strings rule out too little to be worth a test of their own.
 MIN_LENGTH = 3
+# How many strings one requirement may grow to when a literal run branches
+# ("new (?:date|time|slot)" → three strings): longer strings are rarer in ordinary mail.
+MAX_VARIANTS = 64
+# Patterns whose matches can be longer than this are searched over the whole text.
+MAX_REACH = 1000
 # re.IGNORECASE maps U+0130 (capital dotted I) to "i"; casefold() makes it two characters.
 _FOLD = str.maketrans({"\u0130": "i"})
+_ZERO_WIDTH = (_c.AT, _c.ASSERT, _c.ASSERT_NOT)
+_REPEATS = (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None))
 
 
 def fold(text: str) -> str:
@@ -41,10 +48,15 @@ def required(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
         found = _sequence(list(_p.parse(pattern.pattern, pattern.flags)))
     except Exception:  # noqa: BLE001 - an unexpected parse tree only costs speed
         return ()
-    useful = {frozenset(fold(s) for s in options) for options in found}
+    useful = {_minimal(frozenset(fold(s) for s in options)) for options in found}
     useful = {options for options in useful if _strength(options) >= MIN_LENGTH}
     # The longest strings are the rarest: test them first.
     return tuple(sorted(useful, key=lambda o: (-_strength(o), sorted(o))))
+
+
+def _minimal(options: frozenset[str]) -> frozenset[str]:
+    """Drop strings that contain another option: finding the shorter one is enough."""
+    return frozenset(s for s in options if not any(o != s and o in s for o in options))
 
 
 def _strength(options: frozenset[str]) -> int:
@@ -56,27 +68,72 @@ def _best(sets: list[frozenset[str]]) -> frozenset[str] | None:
 
 
 def _sequence(items: Iterable[tuple[Any, Any]]) -> list[frozenset[str]]:
-    """Every requirement of a sequence: its literal runs and what its elements require."""
+    """Every requirement of a sequence: its runs of literal text and what the rest requires.
+
+    A run goes on through small alternations and optional parts, so it becomes a set of
+    strings ("new date", "new time", "new slot"), one of which every match contains.
+    """
     needs: list[frozenset[str]] = []
-    run: list[str] = []
+    run = {""}
 
     def close_run() -> None:
-        if run:
-            needs.append(frozenset({"".join(run)}))
-            run.clear()
+        if run != {""}:
+            needs.append(frozenset(run))
 
     for op, arg in items:
-        if op is _c.LITERAL:
-            run.append(chr(arg))
+        options = _strings(op, arg)
+        if options is not None:
+            if len(run) * len(options) > MAX_VARIANTS:
+                close_run()
+                run = {""}
+            run = {a + b for a in run for b in options}
             continue
         close_run()
+        run = {""}
         needs.extend(_element(op, arg))
     close_run()
     return needs
 
 
+def _strings(op: Any, arg: Any) -> set[str] | None:
+    """Every string one element can match, when that is a small finite set; else None."""
+    if op is _c.LITERAL:
+        return {chr(arg)}
+    if op in _ZERO_WIDTH:
+        return {""}  # anchors and look-arounds consume nothing
+    if op is _c.SUBPATTERN:
+        return _all_strings(arg[-1])
+    if op is _c.BRANCH:
+        union: set[str] = set()
+        for branch in arg[1]:
+            strings = _all_strings(branch)
+            if strings is None:
+                return None
+            union |= strings
+        return union if len(union) <= MAX_VARIANTS else None
+    if op is _c.IN and all(kind is _c.LITERAL for kind, _ in arg) and len(arg) <= 4:
+        return {chr(code) for _, code in arg}
+    if op in _REPEATS and arg[0] == 0 and arg[1] == 1:
+        inner = _all_strings(arg[2])
+        return None if inner is None else inner | {""}
+    return None
+
+
+def _all_strings(items: Iterable[tuple[Any, Any]]) -> set[str] | None:
+    """Every string a sequence can match, when that is a small finite set; else None."""
+    result = {""}
+    for op, arg in items:
+        options = _strings(op, arg)
+        if options is None:
+            return None
+        result = {a + b for a in result for b in options}
+        if len(result) > MAX_VARIANTS:
+            return None
+    return result
+
+
 def _element(op: Any, arg: Any) -> list[frozenset[str]]:
-    """What one non-literal element of a sequence requires."""
+    """What one element that matches no small set of strings requires."""
     if op is _c.SUBPATTERN:
         return _sequence(arg[-1])
     if op is _c.BRANCH:
@@ -87,19 +144,25 @@ def _element(op: Any, arg: Any) -> list[frozenset[str]]:
                 return []  # one branch needs nothing, so the whole needs nothing
             union |= best
         return [frozenset(union)]
-    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+    if op in _REPEATS:
         low, _high, inner = arg
         return _sequence(inner) if low >= 1 else []
     if op is getattr(_c, "ATOMIC_GROUP", None):
         return _sequence(arg)
-    return []  # classes, anchors, look-arounds, back-references: nothing required
+    return []  # classes, back-references: nothing required
+
+
+def reach(pattern: re.Pattern[str]) -> int | None:
+    """The most characters one match can span, when the pattern bounds it; else None."""
+    try:
+        high = int(_p.parse(pattern.pattern, pattern.flags).getwidth()[1])
+    except Exception:  # noqa: BLE001 - an unexpected parse tree only costs speed
+        return None
+    return high if high <= MAX_REACH else None
 
 
 class Matcher:
-    """Finds which of a fixed set of strings occur in a text, in one pass (Aho-Corasick).
-
-    Cheaper than `Present` when most of the strings would be looked up anyway.
-    """
+    """Finds where any of a fixed set of strings occur in a text, in one pass (Aho-Corasick)."""
 
     def __init__(self, strings: Iterable[str]) -> None:
         self._automaton = ahocorasick.Automaton()
@@ -109,23 +172,22 @@ class Matcher:
         if not self._empty:
             self._automaton.make_automaton()
 
-    def found(self, text: str) -> frozenset[str]:
-        """The strings that occur in the (folded) text."""
-        if self._empty:
-            return frozenset()
-        return frozenset(value for _end, value in self._automaton.iter(fold(text)))
-
-
-def satisfied(needs: tuple[frozenset[str], ...], found: frozenset[str]) -> bool:
-    """True when each set in `needs` has a string in `found` (so when `needs` is empty)."""
-    return all(not options.isdisjoint(found) for options in needs)
+    def starts(self, folded: str) -> dict[str, list[int]]:
+        """{string: offsets where it starts} for the strings in `folded` (a `fold`ed text)."""
+        found: dict[str, list[int]] = {}
+        if not self._empty:
+            for end, string in self._automaton.iter(folded):
+                found.setdefault(string, []).append(end - len(string) + 1)
+        return found
 
 
 class Index:
     """Which of many patterns a text could match, found from the strings present in it.
 
-    One Aho-Corasick pass finds the required strings in the text; only patterns whose
-    every requirement is met are returned, in their original order, for the caller to run.
+    One Aho-Corasick pass looks only for each pattern's rarest requirement (its first);
+    the patterns it finds are then checked for their other requirements by substring
+    tests. Every match of a pattern contains an occurrence of its first requirement, so
+    `where` also tells where in the text a match can be.
     """
 
     def __init__(self, needs: Sequence[tuple[frozenset[str], ...]]) -> None:
@@ -136,17 +198,31 @@ class Index:
             if need:
                 for string in need[0]:
                     self._by_string.setdefault(string, []).append(i)
-        self._matcher = Matcher(s for need in self._needs for options in need for s in options)
+        self._matcher = Matcher(self._by_string)
 
     def candidates(self, text: str) -> list[int]:
         """Indexes of the patterns whose required strings all occur in `text`."""
-        found = self._matcher.found(text) if text else frozenset()
-        chosen = set(self._always)
-        for string in found:
-            for i in self._by_string.get(string, ()):
-                if i not in chosen and satisfied(self._needs[i], found):
-                    chosen.add(i)
-        return sorted(chosen)
+        return [i for i, _starts in self.where(text)]
+
+    def where(self, text: str) -> list[tuple[int, list[int] | None]]:
+        """(index, offsets in `text` where its first requirement starts) of each candidate.
+
+        The offsets are None for patterns that are always run, and when case-folding
+        changed the text's length (so offsets in the folded text are not offsets in `text`).
+        """
+        chosen: dict[int, list[int] | None] = dict.fromkeys(self._always)
+        if text:
+            present = Present(text)
+            exact = len(present.text) == len(text)
+            for string, starts in self._matcher.starts(present.text).items():
+                for i in self._by_string[string]:
+                    if i in chosen:
+                        spots = chosen[i]
+                        if spots is not None:
+                            spots += starts
+                    elif present.all(self._needs[i][1:]):
+                        chosen[i] = list(starts) if exact else None
+        return sorted(chosen.items())
 
 
 class Present:

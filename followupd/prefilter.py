@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 
-from followupd.literals import Index, required
+from followupd.literals import Index, reach, required
 from followupd.phrasebook import Phrase, PhraseBook
 from followupd.recognise_text import flatten, normalise
 
@@ -53,6 +53,8 @@ FIELDS = (
 PROBE_BYTES = 4 * 1024
 _ANGLE_ID = re.compile(r"<([^<>\s]{1,995})>")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]+")
+# Characters a pattern's look-ahead may read past the end of its match.
+_LOOK_MARGIN = 64
 _TAG = re.compile(r"<(?:style|script)\b.*?</(?:style|script)\s*>|<[^>]*>", re.I | re.S)
 
 
@@ -223,11 +225,41 @@ class _Phrases:
     def __init__(self, phrases: list[Phrase]) -> None:
         self.phrases = phrases
         self.index = Index([p.needs for p in phrases])
+        self.reach = [reach(p.regex) for p in phrases]
 
     def any_hit(self, text: str) -> bool:
+        """Whether any phrase occurs in `text`.
+
+        A pattern whose matches are at most `reach` long is only run near the places
+        where its rarest required string occurs: some patterns (dates) are slow to try at
+        every position of a long text.
+        """
         if not text:
             return False
-        return any(self.phrases[i].regex.search(text) for i in self.index.candidates(text))
+        for i, starts in self.index.where(text):
+            regex, span = self.phrases[i].regex, self.reach[i]
+            if starts is None or span is None:
+                if regex.search(text):
+                    return True
+            elif any(regex.search(text, lo, hi) for lo, hi in _windows(starts, span, len(text))):
+                return True
+        return False
+
+
+def _windows(starts: list[int], span: int, size: int) -> list[tuple[int, int]]:
+    """Merged (start, end) ranges around each offset wide enough for any match there.
+
+    A look-ahead may peek past a match's end, hence the margin beyond `span`.
+    """
+    wide = span + _LOOK_MARGIN
+    ranges: list[tuple[int, int]] = []
+    for start in sorted(starts):
+        lo, hi = max(0, start - wide), min(size, start + wide)
+        if ranges and lo <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], hi)
+        else:
+            ranges.append((lo, hi))
+    return ranges
 
 
 def _bounce_or_auto_reply(fields: Mapping[str, str]) -> str:

@@ -31,7 +31,6 @@ _TRANSLATE = str.maketrans(
     }
 )
 _SPACES = re.compile(r"[ \t\f\v]+")
-_ANY_WS = re.compile(r"\s+")
 # A full stop after a number ends no sentence in "am 3. März"; "¿" and "¡" open one.
 _SENTENCE_END = re.compile(r"(?<!\d\.)(?<=[.!?])\s+(?=[A-ZÀ-ÖØ-Þ0-9\"'(¿¡])|\n{2,}")
 MAX_SCAN_CHARS = 200_000
@@ -58,7 +57,8 @@ def normalise(text: str) -> str:
 
 def flatten(text: str) -> str:
     """Collapse every whitespace run (line breaks included) to one space."""
-    return _ANY_WS.sub(" ", text).strip()
+    # str.split() and regex \s agree on what is whitespace; split+join is far faster.
+    return " ".join(text.split())
 
 
 def prepare(msg: ParsedMessage, book: PhraseBook) -> Texts:

@@ -7,13 +7,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from followupd.literals import Present, required
 from followupd.model import Kind
 from followupd.parse import parse_message
 from followupd.phrasebook import Phrase, load_phrasebook
+from followupd.prefilter import _Phrases
 from followupd.recognise import recognise
-from followupd.recognise_text import prepare
+from followupd.recognise_text import flatten, prepare
 
 SAMPLES = Path(__file__).parent / "samples"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -23,16 +26,26 @@ def needs(pattern: str) -> list[list[str]]:
     return sorted(sorted(s) for s in required(re.compile(pattern, re.IGNORECASE)))
 
 
-def test_literal_runs_and_alternations_are_required() -> None:
+def test_literal_runs_grow_through_small_alternations() -> None:
+    # Whole phrases are far rarer in ordinary mail than their separate words.
     assert needs(r"(?:interview|call) (?:has been|was) moved") == [
-        [" moved"],
-        ["call", "interview"],
-        ["has been", "was"],
+        ["call has been moved", "call was moved", "interview has been moved", "interview was moved"]
     ]
+    assert needs(r"\bnew (?:date|time)\b") == [["new date", "new time"]]
+    assert needs(r"thanks? you") == [["thank you", "thanks you"]]
+    assert needs(r"e[- ]mail me") == [["e mail me", "e-mail me"]]
+
+
+def test_large_alternations_split_the_run() -> None:
+    words = "|".join(f"w{i:02d}x" for i in range(80))
+    found = needs(rf"(?:{words}) (?:is|was) moved")
+    assert [" is moved", " was moved"] in found
+    assert sorted(len(options) for options in found) == [2, 80]
 
 
 def test_optional_parts_require_nothing() -> None:
     assert needs(r"(?:annual )?salary of") == [["salary of"]]
+    assert needs(r"interview(?:ing)? with") == [["interview with", "interviewing with"]]
     assert needs(r"(?:interview|\w+) now") == [[" now"]]
     assert needs(r"\d+ days?") == [[" day"]]
 
@@ -92,3 +105,34 @@ def test_job_mail_keeps_its_facts_either_way() -> None:
     full = recognise(msg, me_addresses={"jane@example.com"}, tz=BERLIN)
     quick = recognise(msg, me_addresses={"jane@example.com"}, tz=BERLIN, facts_for_other=False)
     assert quick == full
+
+
+_PHRASES = _all_phrases()
+_ALL = _Phrases(_PHRASES)
+_FILLER = st.sampled_from(
+    ["", "Hi Jane,", "see the notes below.", "Tuesday", "it is", "at 10am", "Best, Anna", "--"]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    phrase=st.sampled_from(_PHRASES),
+    data=st.data(),
+    before=st.lists(_FILLER, max_size=4),
+    after=st.lists(_FILLER, max_size=4),
+    pad=st.integers(0, 600),
+)
+def test_generated_matches_always_pass_the_cheap_tests(
+    phrase: Phrase, data: st.DataObject, before: list[str], after: list[str], pad: int
+) -> None:
+    """Whatever a pattern matches meets its requirements, and the screen's index finds it.
+
+    The padding puts the match deep into a long text, where the screen only runs the
+    pattern near its required strings.
+    """
+    matched = data.draw(st.from_regex(phrase.regex, fullmatch=True))
+    assert Present(matched).all(phrase.needs)
+    text = flatten(" ".join(["word"] * pad + [*before, matched, *after] + ["word"] * pad))
+    if phrase.regex.search(text):
+        assert _ALL.any_hit(text)
+        assert _Phrases([phrase]).any_hit(text)
