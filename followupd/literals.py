@@ -39,19 +39,27 @@ def fold(text: str) -> str:
     return text.translate(_FOLD).casefold()
 
 
+def analyse(pattern: re.Pattern[str]) -> tuple[tuple[frozenset[str], ...], int | None]:
+    """(`required` strings, the most characters one match can span or None if unbounded)."""
+    try:
+        tree = _p.parse(pattern.pattern, pattern.flags)
+        found = _sequence(list(tree))
+        high = int(tree.getwidth()[1])
+    except Exception:  # noqa: BLE001 - an unexpected parse tree only costs speed
+        return (), None
+    useful = {_minimal(frozenset(fold(s) for s in options)) for options in found}
+    useful = {options for options in useful if _strength(options) >= MIN_LENGTH}
+    # The longest strings are the rarest: test them first.
+    needs = tuple(sorted(useful, key=lambda o: (-_strength(o), sorted(o))))
+    return needs, (high if high <= MAX_REACH else None)
+
+
 def required(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
     """Sets of folded strings; every match of `pattern` contains one string of each set.
 
     Empty when nothing useful can be derived; then the pattern must always be run.
     """
-    try:
-        found = _sequence(list(_p.parse(pattern.pattern, pattern.flags)))
-    except Exception:  # noqa: BLE001 - an unexpected parse tree only costs speed
-        return ()
-    useful = {_minimal(frozenset(fold(s) for s in options)) for options in found}
-    useful = {options for options in useful if _strength(options) >= MIN_LENGTH}
-    # The longest strings are the rarest: test them first.
-    return tuple(sorted(useful, key=lambda o: (-_strength(o), sorted(o))))
+    return analyse(pattern)[0]
 
 
 def _minimal(options: frozenset[str]) -> frozenset[str]:
@@ -150,15 +158,6 @@ def _element(op: Any, arg: Any) -> list[frozenset[str]]:
     if op is getattr(_c, "ATOMIC_GROUP", None):
         return _sequence(arg)
     return []  # classes, back-references: nothing required
-
-
-def reach(pattern: re.Pattern[str]) -> int | None:
-    """The most characters one match can span, when the pattern bounds it; else None."""
-    try:
-        high = int(_p.parse(pattern.pattern, pattern.flags).getwidth()[1])
-    except Exception:  # noqa: BLE001 - an unexpected parse tree only costs speed
-        return None
-    return high if high <= MAX_REACH else None
 
 
 class Matcher:

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from followupd.literals import required
+from followupd.literals import analyse
 from followupd.model import Kind
 
 # The phrase files are large: libyaml's loader reads them several times faster, which
@@ -83,6 +83,7 @@ class Phrase:
     regex: re.Pattern[str]
     weight: float
     needs: tuple[frozenset[str], ...] = ()
+    reach: int | None = None  # the longest a match can be, if bounded (`literals.reach`)
 
 
 @dataclass(frozen=True)
@@ -386,7 +387,7 @@ class _Builder:
                 raise PhraseBookError(f"{where}: weight {weight!r} is not a number") from exc
             for pattern in patterns or []:
                 regex = self._compile(str(pattern), f"{where}.{weight}")
-                phrases.append(Phrase(regex, w, required(regex)))
+                phrases.append(Phrase(regex, w, *analyse(regex)))
         return tuple(phrases)
 
     def _patterns(self, key: str) -> tuple[re.Pattern[str], ...]:

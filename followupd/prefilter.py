@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 
-from followupd.literals import Index, reach, required
+from followupd.literals import Index, analyse
 from followupd.phrasebook import Phrase, PhraseBook
 from followupd.recognise_text import flatten, normalise
 
@@ -138,7 +138,7 @@ class Screen:
         self._passed: set[str] = set()
         self._subject = _Phrases([p for w in book.kinds.values() for p in w.subject])
         self._body = _Phrases([p for w in book.kinds.values() for p in w.body])
-        self._terms = _Phrases([Phrase(t, 0.0, required(t)) for t in book.job_terms])
+        self._terms = _Phrases([Phrase(t, 0.0, *analyse(t)) for t in book.job_terms])
 
     def judge(self, fields: Mapping[str, str], calendar: bool) -> Judgement:
         """The verdict on a message from its header fields and whether it has a calendar part."""
@@ -189,7 +189,7 @@ class Screen:
 
     def _job_words(self, subject: str, sender: str) -> bool:
         domain = _domain(sender)
-        if domain and any(domain == d or domain.endswith("." + d) for d in self.book.ats_domains):
+        if _under(domain, self.book.ats_domains):
             return True
         if self._subject.any_hit(subject):
             return True
@@ -225,7 +225,6 @@ class _Phrases:
     def __init__(self, phrases: list[Phrase]) -> None:
         self.phrases = phrases
         self.index = Index([p.needs for p in phrases])
-        self.reach = [reach(p.regex) for p in phrases]
 
     def any_hit(self, text: str) -> bool:
         """Whether any phrase occurs in `text`.
@@ -237,7 +236,7 @@ class _Phrases:
         if not text:
             return False
         for i, starts in self.index.where(text):
-            regex, span = self.phrases[i].regex, self.reach[i]
+            regex, span = self.phrases[i].regex, self.phrases[i].reach
             if starts is None or span is None:
                 if regex.search(text):
                     return True
@@ -287,6 +286,12 @@ def _is_list_mail(fields: Mapping[str, str]) -> bool:
         or "list-id" in fields
         or ("list-unsubscribe" in fields)
     )
+
+
+def _under(domain: str, parents: frozenset[str]) -> bool:
+    """Whether `domain` is one of `parents` or a subdomain of one."""
+    labels = domain.split(".")
+    return bool(domain) and any(".".join(labels[i:]) in parents for i in range(len(labels)))
 
 
 def _domain(sender: str) -> str:
