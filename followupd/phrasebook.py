@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from followupd import literals, model
+from followupd.buildcache import cached
 from followupd.literals import analyse
 from followupd.model import Kind
 
@@ -177,7 +180,8 @@ def available_languages() -> tuple[str, ...]:
 def load_phrasebook(languages: Sequence[str] | None = None) -> PhraseBook:
     """Load and merge the phrase files for `languages` (all bundled ones when None).
 
-    Results are cached per language selection, so repeated calls are cheap.
+    Results are cached per language selection, in memory and in the XDG cache folder
+    (`followupd.buildcache`), so repeated calls, and later starts, are cheap.
     """
     key = tuple(sorted(set(languages))) if languages is not None else None
     return _load(key)
@@ -201,10 +205,26 @@ def _load(languages: tuple[str, ...] | None) -> PhraseBook:
         raise PhraseBookError(f"no phrase file for: {', '.join(m[:-5] for m in missing)}")
     if not chosen:
         raise PhraseBookError("no phrase files selected")
+    texts = [(name, files[name]) for name in chosen]
+    # Compiling and analysing the patterns is most of a cold `followupd explain`.
+    entry = "phrasebook-" + ("all" if languages is None else "-".join(languages))
+    return cached(entry, _sources(texts), PhraseBook, lambda: _build(texts))
+
+
+def _sources(texts: Sequence[tuple[str, str]]) -> Iterator[bytes]:
+    """What a built book depends on: the phrase files and the code that builds it."""
+    for module in (__file__, literals.__file__, model.__file__):
+        yield Path(module).read_bytes()
+    for name, text in texts:
+        yield name.encode()
+        yield text.encode()
+
+
+def _build(texts: Sequence[tuple[str, str]]) -> PhraseBook:
     merged: dict[str, Any] = {}
-    for name in chosen:
+    for name, text in texts:
         try:
-            data = yaml.load(files[name], Loader=_LOADER) or {}  # noqa: S506 - a safe loader
+            data = yaml.load(text, Loader=_LOADER) or {}  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             raise PhraseBookError(f"{name}: not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
@@ -213,7 +233,7 @@ def _load(languages: tuple[str, ...] | None) -> PhraseBook:
         if unknown:
             raise PhraseBookError(f"{name}: unknown keys: {', '.join(sorted(unknown))}")
         _merge(merged, data)
-    return _Builder(merged, tuple(n[:-5] for n in chosen)).build()
+    return _Builder(merged, tuple(name[:-5] for name, _text in texts)).build()
 
 
 def _merge(into: dict[Any, Any], data: Mapping[Any, Any]) -> None:

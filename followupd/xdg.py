@@ -22,6 +22,11 @@ def state_home() -> Path:
     return _base("XDG_STATE_HOME", ".local/state") / APP
 
 
+def cache_home() -> Path:
+    """$XDG_CACHE_HOME/followupd (default ~/.cache/followupd): files that can be rebuilt."""
+    return _base("XDG_CACHE_HOME", ".cache") / APP
+
+
 def config_base() -> Path:
     """$XDG_CONFIG_HOME (default ~/.config), where systemd looks for user units too."""
     return _base("XDG_CONFIG_HOME", ".config")
