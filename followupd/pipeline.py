@@ -99,6 +99,10 @@ class Engine:
 
     def sync(self, mailbox: Mailbox, report: Report, now: datetime) -> set[int]:
         """Process new mail in INBOX and Sent; returns the applications that changed."""
+        with self.tracker.intake():
+            return self._sync(mailbox, report, now)
+
+    def _sync(self, mailbox: Mailbox, report: Report, now: datetime) -> set[int]:
         changed: set[int] = set()
         roles = mailbox.roles()
         folders = [(roles.inbox, "in")] + ([(roles.sent, "out")] if roles.sent else [])

@@ -115,7 +115,8 @@ def _check_and_migrate(db: sqlite3.Connection, path: Path, migrations: Sequence[
         if check != "ok":
             raise StateError(f"{path}: the state file is damaged ({check}); it was left untouched")
     # WAL: a reader (status) never blocks the daemon, and a kill mid-write loses nothing
-    # committed. synchronous=FULL makes each COMMIT durable before we APPEND what it promises.
+    # committed. synchronous=FULL makes each COMMIT durable before we APPEND what it promises
+    # (reading mail relaxes it: `Tracker.intake`).
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     for number in range(version + 1, len(migrations) + 1):

@@ -5,8 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from followupd.accounts import open_mailboxes
+from followupd.clock import parse_now
+from followupd.setup import load_checked, open_engine
 from tests.mail import INVITATION_ICS, NEWSLETTER, crlf
-from tests.stores import Followupd, Store
+from tests.stores import Followupd, MaildirStore, Store
 
 AFTER = "2026-11-05T18:00"
 
@@ -79,3 +84,33 @@ def test_malformed_mail_is_skipped_with_a_reason_and_the_rest_goes_on(
     # Skipped messages are not retried on every pass.
     run("run", "--once", "--now", AFTER)
     assert len(store.drafts()) == 3
+
+
+def test_the_state_that_allows_an_append_is_on_disk_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading mail may commit without waiting for the disk (it is redone after a power cut);
+    # the "drafting" mark must not: it is what stops a second APPEND after a crash.
+    store = MaildirStore(tmp_path / "Mail")
+    store.deliver(crlf(INVITATION_ICS))
+    config, ruleset = load_checked(Followupd(tmp_path, store).config)
+    engine = open_engine(config, ruleset)
+    mailboxes = open_mailboxes(config)
+    (mailbox,) = mailboxes.values()
+    appends: list[tuple[int, str]] = []
+    append = mailbox.append_draft
+
+    def watched_append(raw: bytes) -> None:
+        durability = engine.tracker.db.execute("PRAGMA synchronous").fetchone()[0]
+        other = sqlite3.connect(engine.tracker.path)
+        states = {row[0] for row in other.execute("SELECT state FROM actions")}
+        other.close()
+        appends.append((durability, ",".join(sorted(states))))
+        append(raw)
+
+    monkeypatch.setattr(mailbox, "append_draft", watched_append)
+    engine.run_once(mailboxes, parse_now(AFTER, config.me.zone))
+    engine.tracker.close()
+    assert len(appends) == len(store.drafts()) == 3
+    # 2 is synchronous=FULL; and another process already sees the draft marked as under way.
+    assert all(durability == 2 and "drafting" in states for durability, states in appends)
