@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from followupd.extract_when import FoundTime, duration, find_times, promised_reply
 from followupd.model import Address, CalendarPart, Interview, Kind, ParsedMessage
-from followupd.phrasebook import UPPER, PhraseBook
+from followupd.phrasebook import UPPER, Patterns, PhraseBook
 from followupd.recognise_text import Texts, flatten
 
 DEFAULT_LENGTH = timedelta(hours=1)
@@ -177,7 +177,7 @@ def _interviewers(
     description = event.description if event is not None else ""
     flat = f"{texts.flat} {flatten(description)}".strip()
     lines = f"{texts.fresh}\n{description}"
-    for intro in book.interviewer_intros:
+    for intro in book.interviewer_intros.candidates(flat):
         for match in intro.finditer(flat):
             for name in _names_after(flat, match.end(), lines, book):
                 key = name.lower()
@@ -358,9 +358,9 @@ def _from_signature(texts: Texts, book: PhraseBook) -> list[str]:
     return found
 
 
-def _matches(patterns: Iterable[re.Pattern[str]], text: str) -> list[str]:
+def _matches(patterns: Patterns, text: str) -> list[str]:
     found = []
-    for pattern in patterns:
+    for pattern in patterns.candidates(text):
         found += [m.group("company") for m in pattern.finditer(text)]
     return found
 
@@ -427,7 +427,7 @@ def _role(texts: Texts, book: PhraseBook, calendar_text: str) -> str | None:
         (book.role_body, calendar_text),
     )
     for patterns, text in sources:
-        for pattern in patterns:
+        for pattern in patterns.candidates(text):
             for match in pattern.finditer(text):
                 role = _clean_role(match.group("role"), book)
                 if role:
@@ -457,7 +457,7 @@ def _clean_role(role: str, book: PhraseBook) -> str | None:
 
 def _job_id(texts: Texts, book: PhraseBook) -> str | None:
     for text in (texts.subject, texts.flat, texts.full_flat):
-        for pattern in book.job_id:
+        for pattern in book.job_id.candidates(text):
             for match in pattern.finditer(text):
                 value = match.group("id")
                 if any(ch.isdigit() for ch in value):

@@ -256,7 +256,7 @@ def _fixed(delta: timedelta) -> tuple[tzinfo, str]:
 
 def duration(flat: str, book: PhraseBook) -> timedelta | None:
     """An interview length stated in the text ("a 45-minute call"), if any."""
-    for pattern in book.durations:
+    for pattern in book.durations.candidates(flat):
         m = pattern.search(flat)
         if not m:
             continue
@@ -284,8 +284,12 @@ def promised_reply(
     you will hear from me in the next few days" promises the few days, not Monday).
     """
     today = ref.astimezone(tz).date()
+    # A sentence is part of `flat`: what cannot match in `flat` cannot match in it.
+    reply_context = book.reply_context.candidates(flat)
+    if not reply_context:
+        return None
     for sentence in sentences(flat):
-        contexts = [m.start() for c in book.reply_context if (m := c.search(sentence))]
+        contexts = [m.start() for c in reply_context if (m := c.search(sentence))]
         if not contexts:
             continue
         said = min(contexts)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,7 +17,7 @@ import yaml
 
 from followupd import literals, model
 from followupd.buildcache import cached
-from followupd.literals import analyse
+from followupd.literals import Index, analyse
 from followupd.model import Kind
 
 # The phrase files are large: libyaml's loader reads them several times faster, which
@@ -77,6 +77,30 @@ _TOP_KEYS = frozenset(
 
 class PhraseBookError(ValueError):
     """A phrase file is malformed: bad YAML, an unknown key or an invalid pattern."""
+
+
+class Patterns(tuple[re.Pattern[str], ...]):
+    """Patterns in their order, and which of them could match a given text.
+
+    `candidates` finds, in one Aho-Corasick pass, the strings each pattern cannot match
+    without (`literals.analyse`), and leaves out the patterns whose strings are absent:
+    the same matches in the same order, for a fraction of the searches.
+    """
+
+    _index: Index
+
+    def __new__(cls, patterns: Iterable[re.Pattern[str]], index: Index | None = None) -> Patterns:
+        self = super().__new__(cls, patterns)
+        self._index = index if index is not None else Index([analyse(p)[0] for p in self])
+        return self
+
+    def __reduce__(self) -> tuple[type[Patterns], tuple[tuple[re.Pattern[str], ...], Index]]:
+        # Pickled with its index, so a cached book is not analysed again.
+        return Patterns, (tuple(self), self._index)
+
+    def candidates(self, text: str) -> list[re.Pattern[str]]:
+        """The patterns that could match somewhere in `text` (or in any part of it)."""
+        return [self[i] for i in self._index.candidates(text)]
 
 
 @dataclass(frozen=True)
@@ -139,27 +163,27 @@ class PhraseBook:
     languages: tuple[str, ...]
     kinds: Mapping[Kind, Weighted]
     negatives: tuple[Negative, ...]
-    job_terms: tuple[re.Pattern[str], ...]
+    job_terms: Patterns
     reply_prefix: re.Pattern[str]
-    quote_markers: tuple[re.Pattern[str], ...]
-    signoffs: tuple[re.Pattern[str], ...]
-    reply_context: tuple[re.Pattern[str], ...]
+    quote_markers: Patterns
+    signoffs: Patterns
+    reply_context: Patterns
     promised_reply: tuple[ReplyPromise, ...]
-    new_time_cues: tuple[re.Pattern[str], ...]
-    durations: tuple[re.Pattern[str], ...]
-    interviewer_intros: tuple[re.Pattern[str], ...]
+    new_time_cues: Patterns
+    durations: Patterns
+    interviewer_intros: Patterns
     name_separator: re.Pattern[str]
     role_nouns: re.Pattern[str]
-    role_subject: tuple[re.Pattern[str], ...]
-    role_body: tuple[re.Pattern[str], ...]
-    company_display: tuple[re.Pattern[str], ...]
-    company_subject: tuple[re.Pattern[str], ...]
-    company_body: tuple[re.Pattern[str], ...]
+    role_subject: Patterns
+    role_body: Patterns
+    company_display: Patterns
+    company_subject: Patterns
+    company_body: Patterns
     company_suffixes: frozenset[str]
     company_stopwords: frozenset[str]
     signature_titles: re.Pattern[str]
     signature_split: re.Pattern[str]
-    job_id: tuple[re.Pattern[str], ...]
+    job_id: Patterns
     ats_domains: frozenset[str]
     freemail_domains: frozenset[str]
     noreply: re.Pattern[str]
@@ -410,15 +434,15 @@ class _Builder:
                 phrases.append(Phrase(regex, w, *analyse(regex)))
         return tuple(phrases)
 
-    def _patterns(self, key: str) -> tuple[re.Pattern[str], ...]:
+    def _patterns(self, key: str) -> Patterns:
         return self._patterns_from(self.data.get(key), key)
 
-    def _patterns_from(self, value: Any, where: str) -> tuple[re.Pattern[str], ...]:
+    def _patterns_from(self, value: Any, where: str) -> Patterns:
         if value is None:
-            return ()
+            return Patterns(())
         if not isinstance(value, list):
             raise PhraseBookError(f"{where}: must be a list of patterns")
-        return tuple(self._compile(str(p), where) for p in value)
+        return Patterns(self._compile(str(p), where) for p in value)
 
     def _any_word(self, key: str) -> re.Pattern[str]:
         words = [str(w) for w in self._list(key)]
