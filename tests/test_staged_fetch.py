@@ -262,3 +262,24 @@ def test_a_reply_to_mail_tracked_earlier_in_the_same_batch_is_read(dovecot: Dove
         tracked.add("att.1@example.org")  # as if the pipeline had tracked the first one
         answer = next(items)
     assert isinstance(answer, Fetched) and b"See you then!" in answer.raw
+
+
+@pytest.mark.parametrize("tls", ["implicit", "starttls"])
+def test_the_staged_fetch_reads_the_same_over_tls(
+    tls: str, dovecot: Dovecot, seeded: dict[int, bytes]
+) -> None:
+    port = dovecot.tls_port if tls == "implicit" else dovecot.port
+    settings = {
+        "none": dovecot.imap_settings(USER),
+        tls: dovecot.imap_settings(USER, port=port, tls=tls, ca_file=dovecot.ca_file),
+    }
+    results = {}
+    for mode, setting in settings.items():
+        mailbox = ImapMailbox("bob", setting)
+        try:
+            results[mode] = list(mailbox.fetch_screened("INBOX", 0, set(), screen()))
+        finally:
+            mailbox.close()
+    assert [i.uid for i in results[tls]] == sorted(seeded)
+    assert results[tls] == results["none"]
+    assert any(isinstance(i, Fetched) for i in results[tls])
