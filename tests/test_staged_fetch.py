@@ -19,7 +19,17 @@ import pytest
 
 from followupd.mailbox.base import Fetched, Screened
 from followupd.mailbox.imap import ImapMailbox
-from followupd.mailbox.imap_fetch import HEADER_ITEM, Leaf, Multipart, staged_fetch, structure
+from followupd.mailbox.imap_fetch import (
+    CANDIDATE_BYTES,
+    HEADER_ITEM,
+    TEXT_LIMIT,
+    Leaf,
+    Multipart,
+    bounded_messages,
+    staged_fetch,
+    structure,
+    within_budget,
+)
 from followupd.mailbox.imap_wire import fetch_fast
 from followupd.model import Kind
 from followupd.parse import parse_message
@@ -99,8 +109,10 @@ class Recorder:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.items: dict[int, list[bytes]] = {}
+        self.commands = 0
 
     def __call__(self, uids: Sequence[int], items: Sequence[bytes]) -> dict[int, dict[bytes, Any]]:
+        self.commands += 1
         for uid in uids:
             self.items.setdefault(uid, []).extend(items)
         return fetch_fast(self.client, uids, items)
@@ -283,3 +295,39 @@ def test_the_staged_fetch_reads_the_same_over_tls(
     assert [i.uid for i in results[tls]] == sorted(seeded)
     assert results[tls] == results["none"]
     assert any(isinstance(i, Fetched) for i in results[tls])
+
+
+def test_candidates_of_one_shape_share_a_fetch_and_read_the_same_bytes(
+    dovecot: Dovecot, seeded: dict[int, bytes]
+) -> None:
+    uids = sorted(seeded)
+    with dovecot.client(USER) as client:
+        client.select_folder("INBOX", readonly=True)
+        found = client.fetch(uids, [b"BODYSTRUCTURE"])
+        trees = [(uid, structure(found[uid][b"BODYSTRUCTURE"])) for uid in uids]
+        one_by_one = {}
+        for uid, tree in trees:
+            one_by_one.update(bounded_messages(Recorder(client), [(uid, tree)]))
+        batched = Recorder(client)
+        together = bounded_messages(batched, trees)
+    assert together == one_by_one
+    assert set(together) == set(uids)
+    # The samples come in a handful of shapes (plain, alternative, with a calendar …).
+    assert batched.commands < len(uids) / 5
+
+
+def test_a_batch_of_candidates_holds_a_bounded_amount_of_text() -> None:
+    big = Leaf("1", "text/plain", {}, "7bit", 10 * TEXT_LIMIT, attachment=False)
+    small = Leaf("1", "text/plain", {}, "7bit", 2_000, attachment=False)
+    many_big = [(uid, big) for uid in range(1, 1000)]
+    chunk = within_budget(many_big)
+    # TEXT_LIMIT is read of each, whatever the part's size.
+    assert 1 < len(chunk) <= CANDIDATE_BYTES // TEXT_LIMIT
+    assert chunk == many_big[: len(chunk)]
+    assert within_budget([(1, small), (2, small)]) == [(1, small), (2, small)]
+    # A message over the budget on its own is still read, alone.
+    parts = tuple(
+        Leaf(str(n), "text/plain", {}, "7bit", TEXT_LIMIT, attachment=False) for n in range(1, 100)
+    )
+    huge = Multipart("", "b", parts)
+    assert within_budget([(1, huge), (2, small)]) == [(1, huge)]

@@ -1,11 +1,13 @@
 """Staged IMAP fetch: headers and structure for every message, text only for candidates.
 
-1. For a batch of UIDs: RFC822.SIZE, BODYSTRUCTURE and a few header fields
-   (`prefilter.FIELDS`); the `Screen` judges each message from those.
+1. For a batch of UIDs: BODYSTRUCTURE and a few header fields (`prefilter.FIELDS`); the
+   `Screen` judges each message from those. The parts' sizes come from the structure, so
+   the whole size (RFC822.SIZE) is not asked for.
 2. For messages the screen wants to probe: the first `PROBE_BYTES` of the first text part.
 3. For candidates: the header, the text parts (at most `TEXT_LIMIT` bytes each) and the
    calendar parts, put back together as one MIME message for the usual parser. Other
-   attachments are never fetched.
+   attachments are never fetched. Candidates whose structures ask for the same sections
+   share one FETCH, up to `CANDIDATE_BYTES` held at a time.
 
 Every body item is a BODY.PEEK, so nothing is marked \\Seen (the folder is also EXAMINEd).
 """
@@ -31,6 +33,10 @@ from followupd.prefilter import (
 STAGE_BATCH = 500
 # Per text part of a candidate; recognition reads 64,000 characters of text at most.
 TEXT_LIMIT = 256 * 1024
+# Candidates' bodies held at once: the kept parts as the body structure sizes them, and
+# an allowance for each header, which it does not size.
+CANDIDATE_BYTES = 16 * 1024 * 1024
+HEADER_ALLOWANCE = 16 * 1024
 HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + " ".join(FIELDS).encode() + b")]"
 _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics", "text/x-vcalendar"})
 
@@ -130,7 +136,7 @@ def staged_fetch(
     """Fetch `uids` in stages (see the module docstring), in UID order."""
     for start in range(0, len(uids), STAGE_BATCH):
         batch = list(uids[start : start + STAGE_BATCH])
-        found = fetch(batch, [b"RFC822.SIZE", b"BODYSTRUCTURE", HEADER_ITEM])
+        found = fetch(batch, [b"BODYSTRUCTURE", HEADER_ITEM])
         judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]] = {}
         probes: dict[str, list[tuple[int, Leaf]]] = {}
         for uid in batch:
@@ -149,6 +155,11 @@ def staged_fetch(
                     probes.setdefault(leaf.section, []).append((uid, leaf))
             judged[uid] = (fields, tree, verdict, reason)
         _run_probes(fetch, probes, judged, screen)
+        # When the first candidate not read yet is due, read it with those after it, as many
+        # as the budget allows: a few FETCH commands per batch instead of one per candidate.
+        pending = [uid for uid in batch if uid in judged and judged[uid][2] is Verdict.JOB]
+        requested: set[int] = set()
+        bodies: dict[int, bytes] = {}
         for uid in batch:
             if uid not in judged:
                 continue
@@ -157,7 +168,12 @@ def staged_fetch(
             if verdict is not Verdict.JOB and screen.joins_thread(fields):
                 verdict = Verdict.JOB
             if verdict is Verdict.JOB:
-                raw = bounded_message(fetch, uid, tree)
+                if uid not in requested:
+                    later = [u for u in pending if u not in requested and u != uid]
+                    chunk = within_budget([(u, judged[u][1]) for u in [uid, *later]])
+                    requested.update(u for u, _ in chunk)
+                    bodies.update(bounded_messages(fetch, chunk))
+                raw = bodies.pop(uid, None)  # None: expunged meanwhile
                 if raw is not None:
                     yield Fetched(folder=folder, key=str(uid), uid=uid, raw=raw)
             else:
@@ -187,14 +203,40 @@ def _run_probes(
                 judged[uid] = (fields, tree, Verdict.NOT, "no job phrase near the top")
 
 
-def bounded_message(fetch: Fetch, uid: int, tree: Leaf | Multipart) -> bytes | None:
-    """The message with only its kept parts (text cut at TEXT_LIMIT); None if expunged."""
-    items = [b"BODY.PEEK[HEADER]"]
-    _items(tree, items)
-    data = fetch([uid], items).get(uid)
-    if data is None or b"BODY[HEADER]" not in data:
-        return None
-    return bytes(data[b"BODY[HEADER]"]) + _body(tree, data)
+def bounded_messages(
+    fetch: Fetch, candidates: Sequence[tuple[int, Leaf | Multipart]]
+) -> dict[int, bytes]:
+    """Each message with only its kept parts (text cut at TEXT_LIMIT), by UID.
+
+    Messages whose trees ask for the same items share one FETCH; an expunged one is absent.
+    """
+    groups: dict[tuple[bytes, ...], list[tuple[int, Leaf | Multipart]]] = {}
+    for uid, tree in candidates:
+        wanted = [b"BODY.PEEK[HEADER]"]
+        _items(tree, wanted)
+        groups.setdefault(tuple(wanted), []).append((uid, tree))
+    found: dict[int, bytes] = {}
+    for items, members in groups.items():
+        data = fetch([uid for uid, _ in members], items)
+        for uid, tree in members:
+            item = data.get(uid)
+            if item is not None and b"BODY[HEADER]" in item:
+                found[uid] = bytes(item[b"BODY[HEADER]"]) + _body(tree, item)
+    return found
+
+
+def within_budget(
+    candidates: list[tuple[int, Leaf | Multipart]],
+) -> list[tuple[int, Leaf | Multipart]]:
+    """The first candidates whose kept parts add up to at most CANDIDATE_BYTES (one at least)."""
+    total = 0
+    for count, (_uid, tree) in enumerate(candidates):
+        total += HEADER_ALLOWANCE + sum(
+            min(leaf.size, _limit(leaf)) for leaf in leaves(tree) if leaf.kept
+        )
+        if count and total > CANDIDATE_BYTES:
+            return candidates[:count]
+    return candidates
 
 
 def _items(node: Leaf | Multipart, items: list[bytes]) -> None:
