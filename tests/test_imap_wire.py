@@ -35,12 +35,12 @@ class Script:
 
 
 def fetch(answer: bytes, uids: list[int] | None = None) -> dict[int, dict[bytes, object]]:
-    return fetch_on(Script(answer), TAG, uids or [1], [b"BODYSTRUCTURE"])
+    return fetch_on(Script(answer), [(TAG, (uids or [1], [b"BODYSTRUCTURE"]))])
 
 
 def test_the_command_names_runs_of_uids_as_ranges() -> None:
     script = Script(b"A7 OK done\r\n")
-    fetch_on(script, TAG, [9, 3, 4, 5, 7, 10, 4], [b"UID", b"BODY.PEEK[1]<0.100>"])
+    fetch_on(script, [(TAG, ([9, 3, 4, 5, 7, 10, 4], [b"UID", b"BODY.PEEK[1]<0.100>"]))])
     assert script.sent == b"A7 UID FETCH 3:5,7,9:10 (UID BODY.PEEK[1]<0.100>)\r\n"
 
 
@@ -152,3 +152,32 @@ def test_a_malformed_answer_is_a_clear_error_not_a_wrong_value(text: bytes) -> N
 def test_an_unexpected_line_is_refused_rather_than_skipped() -> None:
     with pytest.raises(WireError, match="unexpected response"):
         fetch(b"+ go ahead\r\nA7 OK done\r\n")
+
+
+def test_pipelined_commands_go_out_together_and_every_answer_is_read() -> None:
+    answer = (
+        b"* 1 FETCH (UID 4 BODY[1]<0> {2}\r\nhi)\r\n"
+        b"A1 OK done\r\n"
+        b"* 2 FETCH (UID 6 BODY[2]<0> {3}\r\nyou)\r\n"
+        b"A2 OK done\r\n"
+    )
+    script = Script(answer)
+    found = fetch_on(
+        script, [(b"A1", ([4], [b"BODY.PEEK[1]<0.9>"])), (b"A2", ([6], [b"BODY.PEEK[2]<0.9>"]))]
+    )
+    assert script.sent == (
+        b"A1 UID FETCH 4 (BODY.PEEK[1]<0.9>)\r\nA2 UID FETCH 6 (BODY.PEEK[2]<0.9>)\r\n"
+    )
+    assert found == {4: {b"UID": 4, b"BODY[1]<0>": b"hi"}, 6: {b"UID": 6, b"BODY[2]<0>": b"you"}}
+
+
+def test_one_refused_command_of_several_raises_after_all_are_answered() -> None:
+    script = Script(
+        b"A1 NO [SERVERBUG] broken\r\n* 2 FETCH (UID 6 RFC822.SIZE 3)\r\nA2 OK done\r\n"
+        b"* 3 EXISTS\r\n"
+    )
+    requests = [(b"A1", ([4], [b"RFC822.SIZE"])), (b"A2", ([6], [b"RFC822.SIZE"]))]
+    with pytest.raises(imaplib.IMAP4.error, match="SERVERBUG"):
+        fetch_on(script, requests)
+    # Read up to the last completion, and no further: the connection is still in step.
+    assert script.readline() == b"* 3 EXISTS\r\n"

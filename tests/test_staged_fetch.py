@@ -30,7 +30,7 @@ from followupd.mailbox.imap_fetch import (
     structure,
     within_budget,
 )
-from followupd.mailbox.imap_wire import fetch_fast
+from followupd.mailbox.imap_wire import Request, fetch_fast
 from followupd.model import Kind
 from followupd.parse import parse_message
 from followupd.prefilter import Screen
@@ -110,12 +110,15 @@ class Recorder:
         self.client = client
         self.items: dict[int, list[bytes]] = {}
         self.commands = 0
+        self.round_trips = 0
 
-    def __call__(self, uids: Sequence[int], items: Sequence[bytes]) -> dict[int, dict[bytes, Any]]:
-        self.commands += 1
-        for uid in uids:
-            self.items.setdefault(uid, []).extend(items)
-        return fetch_fast(self.client, uids, items)
+    def __call__(self, requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
+        self.round_trips += 1
+        self.commands += len(requests)
+        for uids, items in requests:
+            for uid in uids:
+                self.items.setdefault(uid, []).extend(items)
+        return fetch_fast(self.client, requests)
 
     def bodies(self, uid: int) -> list[bytes]:
         """Body sections fetched for uid, other than the screening header fields."""
@@ -241,7 +244,7 @@ def test_fast_reader_agrees_with_imapclient(dovecot: Dovecot, seeded: dict[int, 
     with dovecot.client(USER) as client:
         client.select_folder("INBOX", readonly=True)
         slow = client.fetch(uids, items)
-        fast = fetch_fast(client, uids, items)
+        fast = fetch_fast(client, [(uids, items)])
     assert sorted(fast) == uids
     header_key = next(k for k in slow[uids[0]] if k.startswith(b"BODY[HEADER.FIELDS"))
     for uid in uids:
@@ -314,6 +317,7 @@ def test_candidates_of_one_shape_share_a_fetch_and_read_the_same_bytes(
     assert set(together) == set(uids)
     # The samples come in a handful of shapes (plain, alternative, with a calendar …).
     assert batched.commands < len(uids) / 5
+    assert batched.round_trips == 1
 
 
 def test_a_batch_of_candidates_holds_a_bounded_amount_of_text() -> None:

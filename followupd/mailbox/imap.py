@@ -25,6 +25,7 @@ from followupd.mailbox.imap_auth import sign_in
 from followupd.mailbox.maildir import message_id_of, wanted_ids
 
 if TYPE_CHECKING:
+    from followupd.mailbox.imap_wire import Request
     from followupd.prefilter import Screen
 
 log = logging.getLogger(__name__)
@@ -229,11 +230,11 @@ class ImapMailbox(Mailbox):
             found = self._conn().search(f"UID {after_uid + 1}:*")
             uids = sorted(u for u in map(int, found) if u > after_uid and str(u) not in known)
 
-        def fetch(batch: Sequence[int], items: Sequence[bytes]) -> dict[int, dict[bytes, Any]]:
+        def fetch(requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
             with self._guard(f"fetching from {folder}"):
                 if self._selected != folder:  # the caller used the connection in between
                     self._select(folder)
-                return fetch_fast(self._conn(), batch, items)
+                return fetch_fast(self._conn(), requests)
 
         return staged_fetch(fetch, folder, uids, screen)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from followupd.mailbox.base import Fetched, Screened
+from followupd.mailbox.imap_wire import Request
 from followupd.parse_ics import MAX_CALENDAR_BYTES
 from followupd.prefilter import (
     FIELDS,
@@ -40,8 +41,9 @@ HEADER_ALLOWANCE = 16 * 1024
 HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + " ".join(FIELDS).encode() + b")]"
 _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics", "text/x-vcalendar"})
 
-# fetch(uids, items) -> imapclient's {uid: {item: value}}
-Fetch = Callable[[Sequence[int], Sequence[bytes]], dict[int, dict[bytes, Any]]]
+# fetch([(uids, items), ...]) -> imapclient's {uid: {item: value}} for all the requests,
+# which go out together: one round trip (imap_wire.fetch_fast).
+Fetch = Callable[[Sequence[Request]], dict[int, dict[bytes, Any]]]
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def staged_fetch(
     """Fetch `uids` in stages (see the module docstring), in UID order."""
     for start in range(0, len(uids), STAGE_BATCH):
         batch = list(uids[start : start + STAGE_BATCH])
-        found = fetch(batch, [b"BODYSTRUCTURE", HEADER_ITEM])
+        found = fetch([(batch, [b"BODYSTRUCTURE", HEADER_ITEM])])
         judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]] = {}
         probes: dict[str, list[tuple[int, Leaf]]] = {}
         for uid in batch:
@@ -186,10 +188,15 @@ def _run_probes(
     judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]],
     screen: Screen,
 ) -> None:
-    """Fetch the top of each probed message's text (one FETCH per section) and judge it."""
+    """Fetch the top of each probed message's text (one FETCH per section, all sent
+    together) and judge it."""
+    data = fetch(
+        [
+            ([uid for uid, _ in members], [f"BODY.PEEK[{section}]<0.{PROBE_BYTES}>".encode()])
+            for section, members in probes.items()
+        ]
+    )
     for section, members in probes.items():
-        item = f"BODY.PEEK[{section}]<0.{PROBE_BYTES}>".encode()
-        data = fetch([uid for uid, _ in members], [item])
         key = f"BODY[{section}]<0>".encode()
         for uid, leaf in members:
             fields, tree, _verdict, _reason = judged[uid]
@@ -208,16 +215,17 @@ def bounded_messages(
 ) -> dict[int, bytes]:
     """Each message with only its kept parts (text cut at TEXT_LIMIT), by UID.
 
-    Messages whose trees ask for the same items share one FETCH; an expunged one is absent.
+    Messages whose trees ask for the same items share one FETCH, and the FETCH commands go
+    out together; an expunged message is absent.
     """
     groups: dict[tuple[bytes, ...], list[tuple[int, Leaf | Multipart]]] = {}
     for uid, tree in candidates:
         wanted = [b"BODY.PEEK[HEADER]"]
         _items(tree, wanted)
         groups.setdefault(tuple(wanted), []).append((uid, tree))
+    data = fetch([([uid for uid, _ in members], items) for items, members in groups.items()])
     found: dict[int, bytes] = {}
-    for items, members in groups.items():
-        data = fetch([uid for uid, _ in members], items)
+    for members in groups.values():
         for uid, tree in members:
             item = data.get(uid)
             if item is not None and b"BODY[HEADER]" in item:

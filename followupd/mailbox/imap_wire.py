@@ -7,7 +7,8 @@ each response is read with one `readline` per line and one `read` per literal (b
 C-speed), then split into tokens with a single `findall`. The result has the shapes
 imapclient gives for what the staged fetch asks for: {uid: {b"RFC822.SIZE": int,
 b"BODYSTRUCTURE": nested tuples (a multipart's children grouped in a list first),
-b"BODY[...]": bytes}}; other atoms stay bytes, NIL is None.
+b"BODY[...]": bytes}}; other atoms stay bytes, NIL is None. Several FETCH commands can go
+out at once (pipelined), so that a stage of the scan costs one round trip.
 
 Untagged responses other than FETCH (EXISTS, EXPUNGE, an unsolicited FETCH of FLAGS
 without a UID) are read and dropped; a tagged NO or BAD raises `imaplib.IMAP4.error`, a
@@ -35,6 +36,9 @@ _TOKEN = re.compile(
 _LITERAL = re.compile(rb"\{(\d+)\}\Z")
 _ESCAPE = re.compile(rb"\\(.)")
 _INTS = (b"UID", b"RFC822.SIZE")
+
+# (uids, items) of one UID FETCH
+Request = tuple[Sequence[int], Sequence[bytes]]
 _OPEN, _CLOSE, _QUOTE, _BRACE = b'()"{'
 _BRACKETS = b"[]"
 
@@ -56,29 +60,34 @@ class Wire(Protocol):
         """Up to `size` bytes; fewer only at the end of the stream."""
 
 
-def fetch_fast(
-    client: Any, uids: Sequence[int], items: Sequence[bytes]
-) -> dict[int, dict[bytes, Any]]:
-    """UID FETCH `items` of `uids` over imapclient's connection → {uid: {item: value}}.
+def fetch_fast(client: Any, requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
+    """Each (uids, items) request as a UID FETCH over imapclient's connection, all sent
+    at once (pipelined, RFC 3501 5.5) → {uid: {item: value}} of all the answers.
 
     Uses imaplib's documented send/readline/read and its tag sequence, since imapclient
     offers no way to get a FETCH response unparsed.
     """
-    if not uids:
+    wanted = [(uids, items) for uids, items in requests if uids]
+    if not wanted:
         return {}
     imap = client._imap
-    tag: bytes = imap._new_tag()
-    # imaplib never sees this command's completion: keep its table of open commands clean.
-    imap.tagged_commands.pop(tag, None)
-    return fetch_on(imap, tag, uids, items)
+    tags: list[bytes] = [imap._new_tag() for _ in wanted]
+    for tag in tags:
+        # imaplib never sees these commands complete: keep its table of open ones clean.
+        imap.tagged_commands.pop(tag, None)
+    return fetch_on(imap, list(zip(tags, wanted, strict=True)))
 
 
-def fetch_on(
-    wire: Wire, tag: bytes, uids: Sequence[int], items: Sequence[bytes]
-) -> dict[int, dict[bytes, Any]]:
-    """Send `tag UID FETCH uids (items)` and read the answer up to its tagged completion."""
-    wire.send(tag + b" UID FETCH " + _uid_set(uids) + b" (" + b" ".join(items) + b")\r\n")
-    return read_fetch(wire, tag)
+def fetch_on(wire: Wire, commands: Sequence[tuple[bytes, Request]]) -> dict[int, dict[bytes, Any]]:
+    """Send `tag UID FETCH uids (items)` for each command, then read every answer up to
+    the last tagged completion."""
+    wire.send(
+        b"".join(
+            tag + b" UID FETCH " + _uid_set(uids) + b" (" + b" ".join(items) + b")\r\n"
+            for tag, (uids, items) in commands
+        )
+    )
+    return read_fetch(wire, [tag for tag, _ in commands])
 
 
 def _uid_set(uids: Sequence[int]) -> bytes:
@@ -95,11 +104,15 @@ def _uid_set(uids: Sequence[int]) -> bytes:
     return ",".join(runs).encode()
 
 
-def read_fetch(wire: Wire, tag: bytes) -> dict[int, dict[bytes, Any]]:
-    """Read responses up to the one tagged `tag`; the FETCH data by UID."""
+def read_fetch(wire: Wire, tags: Sequence[bytes]) -> dict[int, dict[bytes, Any]]:
+    """Read responses until each of `tags` is completed; the FETCH data by UID.
+
+    A refused command raises only once all are answered, so the connection stays usable.
+    """
     found: dict[int, dict[bytes, Any]] = {}
-    tagged = tag + b" "
-    while True:
+    waiting = set(tags)
+    refused: list[bytes] = []
+    while waiting:
         text, literals = _response(wire)
         if text.startswith(b"* "):
             parts = text.split(b" ", 3)
@@ -110,13 +123,16 @@ def read_fetch(wire: Wire, tag: bytes) -> dict[int, dict[bytes, Any]]:
                     found.setdefault(uid, {}).update(item)
             elif parts[1].upper() == b"BYE":
                 raise imaplib.IMAP4.abort(f"the server closed the session: {_show(text)}")
-        elif text.startswith(tagged):
-            status = text[len(tagged) :]
-            if status[:3].upper() in (b"OK", b"OK "):
-                return found
-            raise imaplib.IMAP4.error(f"UID FETCH failed: {_show(status)}")
-        else:
+            continue
+        tag, _, status = text.partition(b" ")
+        if tag not in waiting:
             raise WireError(f"unexpected response to UID FETCH: {_show(text)}")
+        waiting.discard(tag)
+        if status[:3].upper() not in (b"OK", b"OK "):
+            refused.append(status)
+    if refused:
+        raise imaplib.IMAP4.error(f"UID FETCH failed: {_show(refused[0])}")
+    return found
 
 
 def _response(wire: Wire) -> tuple[bytes, list[bytes]]:
