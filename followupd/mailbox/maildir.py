@@ -11,9 +11,12 @@ import threading
 import time
 from collections.abc import Callable, Collection, Container, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from followupd.errors import MailboxError
-from followupd.mailbox.base import Fetched, FolderRoles, Mailbox
+from followupd.mailbox import file_screen
+from followupd.mailbox.base import Fetched, FolderRoles, Mailbox, Screened
+from followupd.prefilter import Judgement, Screen, Verdict, message_id
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,7 @@ READ_LIMIT = 16 * 1024 * 1024 + 1
 _SUBDIRS = ("cur", "new", "tmp")
 _MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*)$", re.IGNORECASE | re.MULTILINE)
 _counter = itertools.count(1)
+_T = TypeVar("_T")
 
 
 def normalize_message_id(value: str) -> str:
@@ -78,6 +82,15 @@ def _bounded(path: Path) -> bytes:
     not exhaust memory. The parser notes the truncation as a defect."""
     with path.open("rb") as fh:
         return fh.read(READ_LIMIT)
+
+
+def _screen_file(path: Path, screen: Screen) -> tuple[Judgement, dict[str, str]]:
+    """The screen's verdict on one file, from its first bytes (and a calendar search)."""
+    with path.open("rb") as fh:
+        data = fh.read(file_screen.TOP_BYTES + 1)
+        top = file_screen.Top(data[: file_screen.TOP_BYTES], len(data) <= file_screen.TOP_BYTES)
+        calendar = file_screen.has_calendar(top, fh.fileno())
+    return file_screen.judge_top(top, screen, calendar)
 
 
 def _key(filename: str) -> str:
@@ -167,8 +180,8 @@ class MaildirMailbox(Mailbox):
         return found
 
     def _read(
-        self, folder_path: Path, key: str, path: Path, reader: Callable[[Path], bytes]
-    ) -> bytes | None:
+        self, folder_path: Path, key: str, path: Path, reader: Callable[[Path], _T]
+    ) -> _T | None:
         # A mail client or mbsync may rename the file (flags, new/ -> cur/, ",U=") as we read.
         for _attempt in range(3):
             try:
@@ -185,6 +198,37 @@ class MaildirMailbox(Mailbox):
     def fetch_new(self, folder: str, after_uid: int, known: Container[str]) -> Iterator[Fetched]:
         """Every message whose key is not in `known`, oldest first (Maildir has no UIDs)."""
         folder_path = self._existing(folder)
+        for key, path in self._pending(folder_path, known):
+            raw = self._read(folder_path, key, path, _bounded)
+            if raw is None:
+                log.info("%s: %s vanished before it could be read", self.name, key)
+                continue
+            yield Fetched(folder=folder, key=key, uid=0, raw=raw)
+
+    def fetch_screened(
+        self, folder: str, after_uid: int, known: Container[str], screen: Screen
+    ) -> Iterator[Fetched | Screened]:
+        """Like `fetch_new`, but each file's first bytes decide whether it is read whole.
+
+        See `file_screen`: what the screen rules out is recorded from its header and the
+        top of its text; the rest (and a file the screen cannot read) is read and parsed.
+        """
+        folder_path = self._existing(folder)
+        for key, path in self._pending(folder_path, known):
+            judged = self._read(folder_path, key, path, lambda p: _screen_file(p, screen))
+            if judged is None:
+                log.info("%s: %s vanished before it could be read", self.name, key)
+                continue
+            judgement, fields = judged
+            if judgement.verdict is Verdict.JOB:
+                raw = self._read(folder_path, key, path, _bounded)
+                if raw is not None:
+                    yield Fetched(folder=folder, key=key, uid=0, raw=raw)
+            else:
+                yield Screened(folder, key, 0, message_id(fields), judgement.reason)
+
+    def _pending(self, folder_path: Path, known: Container[str]) -> list[tuple[str, Path]]:
+        """(key, path) of the messages not in `known`, in delivery order."""
         self._stamps.update(self._snapshot([folder_path]))
         order: list[tuple[float, int, str, Path]] = []
         for key, path in self._entries(folder_path).items():
@@ -198,12 +242,7 @@ class MaildirMailbox(Mailbox):
             delivered = float(prefix) if prefix.isdigit() else mtime_ns / 1e9
             order.append((delivered, mtime_ns, key, path))
         order.sort()
-        for _delivered, _mtime, key, path in order:
-            raw = self._read(folder_path, key, path, _bounded)
-            if raw is None:
-                log.info("%s: %s vanished before it could be read", self.name, key)
-                continue
-            yield Fetched(folder=folder, key=key, uid=0, raw=raw)
+        return [(key, path) for _delivered, _mtime, key, path in order]
 
     def find_message_ids(self, folder: str, message_ids: Collection[str]) -> set[str]:
         """Which of these Message-IDs are in the folder; reads the headers of each message only."""
