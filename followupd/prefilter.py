@@ -27,6 +27,7 @@ import quopri
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.header import decode_header, make_header
 
 from followupd.literals import Index, analyse
@@ -96,8 +97,8 @@ def decoded(value: str) -> str:
         return value
     try:
         return str(make_header(decode_header(value)))
-    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
-        return value
+    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError, MessageError):
+        return value  # e.g. a charset name that is not ASCII (CharsetError)
 
 
 def message_id(fields: Mapping[str, str]) -> str:
