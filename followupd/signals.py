@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from followupd.model import ParsedMessage
+from followupd.phrasebook import Patterns
 
 REFERENCES_REQUESTED = "references_requested"
 FINAL_ROUND = "final_round"
@@ -33,7 +34,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:[úu]ltima|final) (?:entrevista|ronda|fase)\b|\bentrevista final\b",
     ),
 }
-_COMPILED = {name: [re.compile(p, re.I) for p in pats] for name, pats in _PATTERNS.items()}
+# Run only where their required words occur: most job mail asks for neither.
+_COMPILED = {name: Patterns(re.compile(p, re.I) for p in pats) for name, pats in _PATTERNS.items()}
 # "Thank you for your references" or "no references needed" is not a request.
 _NOT_A_REQUEST = re.compile(
     r"\b(?:no|not|without) (?:need (?:for|of) )?references?\b|\bthank you for (?:your|the) refer",
@@ -47,7 +49,7 @@ def signals_of(msg: ParsedMessage) -> tuple[str, ...]:
     found = []
     for name, regexes in _COMPILED.items():
         for text in texts:
-            hit = next((m for rx in regexes for m in rx.finditer(text)), None)
+            hit = next((m for rx in regexes.candidates(text) for m in rx.finditer(text)), None)
             if hit is None:
                 continue
             sentence = _sentence(text, hit.start())
