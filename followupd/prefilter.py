@@ -181,9 +181,11 @@ class Screen:
         return bool(refs) and bool(self._passed.intersection(refs) or self.threaded(refs))
 
     def probe(self, fields: Mapping[str, str], text: str) -> bool:
-        """True when some kind's phrase occurs in the subject or in `text` (top of the body)."""
-        subject = flatten(normalise(decoded(fields.get("subject", ""))))
-        hit = self._subject.any_hit(subject) or self._body.any_hit(flatten(normalise(text)))
+        """True when some kind's phrase occurs in `text` (the top of the body).
+
+        For messages `judge` sent to PROBE, so their subjects hold no kind's phrase.
+        """
+        hit = self._body.any_hit(flatten(normalise(text)))
         if hit:
             self._passed.add(message_id(fields))
         return hit
