@@ -30,20 +30,17 @@ from pathlib import Path
 
 from _common import Busyness, machine_lines
 from first_scan import messages
-from run_once_imap import NOW, followupd_command
+from run_once_imap import ME_YAML, NOW, followupd_command
 
-CONFIG = """\
-me:
-  name: Jane Doe
-  email: jane@example.com
-  timezone: Europe/Berlin
-  country: DE
-state_dir: {state}
+CONFIG = (
+    ME_YAML
+    + """\
 lookback_days: null
 accounts:
   - name: local
     maildir: {maildir}
 """
+)
 
 
 def seed(root: Path, count: int, seed_value: int) -> int:

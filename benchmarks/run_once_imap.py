@@ -64,13 +64,18 @@ HEADER_FIELDS = b"BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE-ID CONTE
 ZONE = ZoneInfo("Europe/Berlin")
 KB = 1024
 
-CONFIG_YAML = """\
+# The person every benchmark's config describes, and where its state goes.
+ME_YAML = """\
 me:
   name: Jane Doe
   email: jane@example.com
   timezone: Europe/Berlin
   country: DE
 state_dir: {state}
+"""
+CONFIG_YAML = (
+    ME_YAML
+    + """\
 accounts:
   - name: work
     imap:
@@ -81,6 +86,7 @@ accounts:
       tls: none
       allow_plaintext_on_loopback: true
 """
+)
 
 # -- generating the mailbox ----------------------------------------------------------------
 
