@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from followupd.mailbox.imap_wire import WireError, fetch_item, fetch_on
+from followupd.mailbox.imap_wire import Pipeline, WireError, fetch_item, fetch_on
 
 TAG = b"A7"
 
@@ -35,7 +35,9 @@ class Script:
 
 
 def fetch(answer: bytes, uids: list[int] | None = None) -> dict[int, dict[bytes, object]]:
-    return fetch_on(Script(answer), [(TAG, (uids or [1], [b"BODYSTRUCTURE"]))])
+    """The answer read as the response to a FETCH of `uids` (default: the UIDs it names)."""
+    named = [int(uid) for uid in re.findall(rb"UID (\d+)", answer)]
+    return fetch_on(Script(answer), [(TAG, (uids or named or [1], [b"BODYSTRUCTURE"]))])
 
 
 def test_the_command_names_runs_of_uids_as_ranges() -> None:
@@ -181,3 +183,36 @@ def test_one_refused_command_of_several_raises_after_all_are_answered() -> None:
         fetch_on(script, requests)
     # Read up to the last completion, and no further: the connection is still in step.
     assert script.readline() == b"* 3 EXISTS\r\n"
+
+
+def test_a_ticket_collected_later_keeps_its_answers() -> None:
+    """Two commands in flight: collecting the second reads the first's answer on the way."""
+    script = Script(
+        b"* 1 FETCH (UID 10 RFC822.SIZE 100)\r\n"
+        b"T1 OK done\r\n"
+        b"* 2 FETCH (UID 20 RFC822.SIZE 200)\r\n"
+        b"T2 OK done\r\n"
+    )
+    tags = iter([b"T1", b"T2"])
+    pipeline = Pipeline(script, lambda: next(tags))
+    first = pipeline.send([([10], [b"RFC822.SIZE"])])
+    second = pipeline.send([([20], [b"RFC822.SIZE"])])
+    assert script.sent.count(b"UID FETCH") == 2 and not pipeline.idle
+    assert pipeline.collect(second) == {20: {b"UID": 20, b"RFC822.SIZE": 200}}
+    assert pipeline.idle
+    assert pipeline.collect(first) == {10: {b"UID": 10, b"RFC822.SIZE": 100}}
+
+
+def test_collecting_the_first_ticket_leaves_the_second_in_flight() -> None:
+    script = Script(
+        b"* 1 FETCH (UID 10 RFC822.SIZE 100)\r\nT1 OK done\r\n"
+        b"* 2 FETCH (UID 20 RFC822.SIZE 200)\r\nT2 OK done\r\n"
+    )
+    tags = iter([b"T1", b"T2"])
+    pipeline = Pipeline(script, lambda: next(tags))
+    first = pipeline.send([([10], [b"RFC822.SIZE"])])
+    second = pipeline.send([([20], [b"RFC822.SIZE"])])
+    assert list(pipeline.collect(first)) == [10]
+    assert not pipeline.idle  # the second answer is still unread on the connection
+    assert list(pipeline.collect(second)) == [20]
+    assert pipeline.idle

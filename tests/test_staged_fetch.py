@@ -30,7 +30,7 @@ from followupd.mailbox.imap_fetch import (
     structure,
     within_budget,
 )
-from followupd.mailbox.imap_wire import Request, fetch_fast
+from followupd.mailbox.imap_wire import Pipeline, Request, Ticket, fetch_fast
 from followupd.model import Kind
 from followupd.parse import parse_message
 from followupd.prefilter import Screen
@@ -107,18 +107,24 @@ class Recorder:
     """A fetch function over a real connection that notes which items each UID was sent."""
 
     def __init__(self, client: Any) -> None:
-        self.client = client
+        self.pipeline = Pipeline.over(client)
         self.items: dict[int, list[bytes]] = {}
         self.commands = 0
         self.round_trips = 0
 
-    def __call__(self, requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
+    def send(self, requests: Sequence[Request]) -> Ticket:
         self.round_trips += 1
         self.commands += len(requests)
         for uids, items in requests:
             for uid in uids:
                 self.items.setdefault(uid, []).extend(items)
-        return fetch_fast(self.client, requests)
+        return self.pipeline.send(requests)
+
+    def collect(self, ticket: Ticket) -> dict[int, dict[bytes, Any]]:
+        return self.pipeline.collect(ticket)
+
+    def __call__(self, requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
+        return self.collect(self.send(requests))
 
     def bodies(self, uid: int) -> list[bytes]:
         """Body sections fetched for uid, other than the screening header fields."""
@@ -335,3 +341,24 @@ def test_a_batch_of_candidates_holds_a_bounded_amount_of_text() -> None:
     )
     huge = Multipart("", "b", parts)
     assert within_budget([(1, huge), (2, small)]) == [(1, huge)]
+
+
+def test_a_scan_closed_early_leaves_the_connection_usable(
+    dovecot: Dovecot, seeded: dict[int, bytes]
+) -> None:
+    """The next batch's first stage is in flight while a batch is handed over; closing
+    the scan then must read its answer, or the next command would read it instead."""
+    uids = sorted(seeded)
+    with dovecot.client(USER) as client:
+        client.select_folder("INBOX", readonly=True)
+        recorder = Recorder(client)
+        items = staged_fetch(recorder, "INBOX", uids, screen(), batch=100)
+        for _ in range(100):  # the whole first batch
+            next(items)
+        assert not recorder.pipeline.idle
+        items.close()
+        assert recorder.pipeline.idle
+        assert client.search(["UID", str(uids[0])]) == [uids[0]]
+        assert client.fetch([uids[1]], ["RFC822.SIZE"])[uids[1]][b"RFC822.SIZE"] == len(
+            seeded[uids[1]]
+        )

@@ -25,7 +25,7 @@ from followupd.mailbox.imap_auth import sign_in
 from followupd.mailbox.maildir import message_id_of, wanted_ids
 
 if TYPE_CHECKING:
-    from followupd.mailbox.imap_wire import Request
+    from followupd.mailbox.imap_wire import Pipeline, Request, Ticket
     from followupd.prefilter import Screen
 
 log = logging.getLogger(__name__)
@@ -222,21 +222,15 @@ class ImapMailbox(Mailbox):
     ) -> Iterator[Fetched | Screened]:
         """New messages fetched in stages (`imap_fetch`): bodies only of likely job mail."""
         from followupd.mailbox.imap_fetch import staged_fetch  # noqa: PLC0415 - only for scans
-        from followupd.mailbox.imap_wire import fetch_fast  # noqa: PLC0415 - only for scans
+        from followupd.mailbox.imap_wire import Pipeline  # noqa: PLC0415 - only for scans
 
         with self._guard(f"searching {folder}"):
             info = self._select(folder)
             self._remember(folder, info.get(b"UIDNEXT"), info.get(b"EXISTS"))
             found = self._conn().search(f"UID {after_uid + 1}:*")
             uids = sorted(u for u in map(int, found) if u > after_uid and str(u) not in known)
-
-        def fetch(requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
-            with self._guard(f"fetching from {folder}"):
-                if self._selected != folder:  # the caller used the connection in between
-                    self._select(folder)
-                return fetch_fast(self._conn(), requests)
-
-        return staged_fetch(fetch, folder, uids, screen)
+            pipeline = Pipeline.over(self._conn())
+        return staged_fetch(_Guarded(self, folder, pipeline), folder, uids, screen)
 
     @staticmethod
     def _by_size(uids: list[int], sizes: dict[int, Any]) -> Iterator[list[int]]:
@@ -377,3 +371,22 @@ class ImapMailbox(Mailbox):
                     with suppress(*_ERRORS, ValueError):
                         client.shutdown()
         self._client = self._idler = self._selected = None
+
+
+class _Guarded:
+    """A scan's FETCH pipeline, with connection errors reported as `MailboxError`."""
+
+    def __init__(self, mailbox: ImapMailbox, folder: str, pipeline: Pipeline) -> None:
+        self._mailbox = mailbox
+        self._folder = folder
+        self._pipeline = pipeline
+
+    def send(self, requests: Sequence[Request]) -> Ticket:
+        """Send FETCH commands on the folder's connection without waiting."""
+        with self._mailbox._guard(f"fetching from {self._folder}"):
+            return self._pipeline.send(requests)
+
+    def collect(self, ticket: Ticket) -> dict[int, dict[bytes, Any]]:
+        """The answers to commands sent earlier."""
+        with self._mailbox._guard(f"fetching from {self._folder}"):
+            return self._pipeline.collect(ticket)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from followupd.mailbox.base import Fetched, Screened
-from followupd.mailbox.imap_wire import Request
+from followupd.mailbox.imap_wire import Request, Ticket
 from followupd.parse_ics import MAX_CALENDAR_BYTES
 from followupd.prefilter import (
     FIELDS,
@@ -42,8 +42,19 @@ HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + " ".join(FIELDS).encode() + b")]"
 _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics", "text/x-vcalendar"})
 
 # fetch([(uids, items), ...]) -> imapclient's {uid: {item: value}} for all the requests,
-# which go out together: one round trip (imap_wire.fetch_fast).
+# which go out together: one round trip.
 Fetch = Callable[[Sequence[Request]], dict[int, dict[bytes, Any]]]
+FIRST_STAGE = (b"BODYSTRUCTURE", HEADER_ITEM)
+
+
+class Stages(Protocol):
+    """FETCH commands sent now and collected later (`imap_wire.Pipeline`)."""
+
+    def send(self, requests: Sequence[Request]) -> Ticket:
+        """Send the requests' commands without waiting for their answers."""
+
+    def collect(self, ticket: Ticket) -> dict[int, dict[bytes, Any]]:
+        """The answers to a ticket sent earlier, by UID."""
 
 
 @dataclass(frozen=True)
@@ -133,53 +144,111 @@ def probe_leaf(node: Leaf | Multipart) -> Leaf | None:
 
 
 def staged_fetch(
-    fetch: Fetch, folder: str, uids: Sequence[int], screen: Screen
+    stages: Stages, folder: str, uids: Sequence[int], screen: Screen, *, batch: int = STAGE_BATCH
 ) -> Iterator[Fetched | Screened]:
-    """Fetch `uids` in stages (see the module docstring), in UID order."""
-    for start in range(0, len(uids), STAGE_BATCH):
-        batch = list(uids[start : start + STAGE_BATCH])
-        found = fetch([(batch, [b"BODYSTRUCTURE", HEADER_ITEM])])
-        judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]] = {}
-        probes: dict[str, list[tuple[int, Leaf]]] = {}
-        for uid in batch:
-            item = found.get(uid)
-            if item is None or b"BODYSTRUCTURE" not in item:
-                continue  # expunged meanwhile
-            fields = header_fields(_header_block(item))
-            tree = structure(item[b"BODYSTRUCTURE"])
-            judgement = screen.judge(fields, any(leaf.calendar for leaf in leaves(tree)))
-            verdict, reason = judgement.verdict, judgement.reason
-            if verdict is Verdict.PROBE:
-                leaf = probe_leaf(tree)
-                if leaf is None:
-                    verdict, reason = Verdict.NOT, "no text part"
-                else:
-                    probes.setdefault(leaf.section, []).append((uid, leaf))
-            judged[uid] = (fields, tree, verdict, reason)
-        _run_probes(fetch, probes, judged, screen)
-        # When the first candidate not read yet is due, read it with those after it, as many
-        # as the budget allows: a few FETCH commands per batch instead of one per candidate.
-        pending = [uid for uid in batch if uid in judged and judged[uid][2] is Verdict.JOB]
-        requested: set[int] = set()
-        bodies: dict[int, bytes] = {}
-        for uid in batch:
-            if uid not in judged:
-                continue
-            fields, tree, verdict, reason = judged[uid]
-            # A message earlier in this batch may have started the thread since it was judged.
-            if verdict is not Verdict.JOB and screen.joins_thread(fields):
-                verdict = Verdict.JOB
-            if verdict is Verdict.JOB:
-                if uid not in requested:
-                    later = [u for u in pending if u not in requested and u != uid]
-                    chunk = within_budget([(u, judged[u][1]) for u in [uid, *later]])
-                    requested.update(u for u, _ in chunk)
-                    bodies.update(bounded_messages(fetch, chunk))
-                raw = bodies.pop(uid, None)  # None: expunged meanwhile
-                if raw is not None:
-                    yield Fetched(folder=folder, key=str(uid), uid=uid, raw=raw)
+    """Fetch `uids` in stages (see the module docstring), `batch` at a time, in UID order.
+
+    The next batch's first stage is sent before this batch's messages are handed over,
+    so the server reads it while the caller records them. While this generator is
+    suspended a command may be in flight: the caller must not use the connection until
+    it is exhausted or closed (closing reads the answer, so the connection stays usable).
+    """
+
+    def fetch(requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
+        return stages.collect(stages.send(requests))
+
+    batches = [list(uids[i : i + batch]) for i in range(0, len(uids), batch)]
+    ahead = _Ahead(stages, batches[0] if batches else [])
+    ahead.send()
+    try:
+        for number, current in enumerate(batches):
+            found = ahead.take(batches[number + 1] if number + 1 < len(batches) else [])
+            yield from _batch(fetch, ahead.send, folder, current, found, screen)
+            ahead.send()
+    finally:
+        ahead.drain()
+
+
+class _Ahead:
+    """The first stage of the batch after the current one: sent early, taken in turn."""
+
+    def __init__(self, stages: Stages, batch: list[int]) -> None:
+        self._stages = stages
+        self._batch = batch
+        self._ticket: Ticket | None = None
+
+    def send(self) -> None:
+        """Send it, unless sent already or there is no next batch."""
+        if self._ticket is None and self._batch:
+            self._ticket = self._stages.send([(self._batch, FIRST_STAGE)])
+
+    def take(self, following: list[int]) -> dict[int, dict[bytes, Any]]:
+        """Its answers (sent now if not yet); `following` becomes the next batch."""
+        self.send()
+        ticket, self._ticket, self._batch = self._ticket, None, following
+        return self._stages.collect(ticket) if ticket is not None else {}
+
+    def drain(self) -> None:
+        """Read the answer of a command still in flight: the connection stays usable."""
+        if self._ticket is not None:
+            ticket, self._ticket = self._ticket, None
+            self._stages.collect(ticket)
+
+
+def _batch(
+    fetch: Fetch,
+    send_ahead: Callable[[], None],
+    folder: str,
+    batch: list[int],
+    found: dict[int, dict[bytes, Any]],
+    screen: Screen,
+) -> Iterator[Fetched | Screened]:
+    """One batch from its first stage's answers; `send_ahead` once no more is read for it."""
+    judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]] = {}
+    probes: dict[str, list[tuple[int, Leaf]]] = {}
+    for uid in batch:
+        item = found.get(uid)
+        if item is None or b"BODYSTRUCTURE" not in item:
+            continue  # expunged meanwhile
+        fields = header_fields(_header_block(item))
+        tree = structure(item[b"BODYSTRUCTURE"])
+        judgement = screen.judge(fields, any(leaf.calendar for leaf in leaves(tree)))
+        verdict, reason = judgement.verdict, judgement.reason
+        if verdict is Verdict.PROBE:
+            leaf = probe_leaf(tree)
+            if leaf is None:
+                verdict, reason = Verdict.NOT, "no text part"
             else:
-                yield Screened(folder, str(uid), uid, message_id(fields), reason)
+                probes.setdefault(leaf.section, []).append((uid, leaf))
+        judged[uid] = (fields, tree, verdict, reason)
+    _run_probes(fetch, probes, judged, screen)
+    # When the first candidate not read yet is due, read it with those after it, as many
+    # as the budget allows: a few FETCH commands per batch instead of one per candidate.
+    pending = [uid for uid in batch if uid in judged and judged[uid][2] is Verdict.JOB]
+    requested: set[int] = set()
+    bodies: dict[int, bytes] = {}
+    if not pending:
+        send_ahead()
+    for uid in batch:
+        if uid not in judged:
+            continue
+        fields, tree, verdict, reason = judged[uid]
+        # A message earlier in this batch may have started the thread since it was judged.
+        if verdict is not Verdict.JOB and screen.joins_thread(fields):
+            verdict = Verdict.JOB
+        if verdict is Verdict.JOB:
+            if uid not in requested:
+                later = [u for u in pending if u not in requested and u != uid]
+                chunk = within_budget([(u, judged[u][1]) for u in [uid, *later]])
+                requested.update(u for u, _ in chunk)
+                bodies.update(bounded_messages(fetch, chunk))
+                if requested.issuperset(pending):
+                    send_ahead()
+            raw = bodies.pop(uid, None)  # None: expunged meanwhile
+            if raw is not None:
+                yield Fetched(folder=folder, key=str(uid), uid=uid, raw=raw)
+        else:
+            yield Screened(folder, str(uid), uid, message_id(fields), reason)
 
 
 def _run_probes(

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import imaplib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 # One token: ( ) "quoted" {literal} or an atom, which may carry a section in brackets
@@ -62,32 +63,87 @@ class Wire(Protocol):
 
 def fetch_fast(client: Any, requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
     """Each (uids, items) request as a UID FETCH over imapclient's connection, all sent
-    at once (pipelined, RFC 3501 5.5) → {uid: {item: value}} of all the answers.
+    at once (pipelined, RFC 3501 5.5) → {uid: {item: value}} of all the answers."""
+    pipeline = Pipeline.over(client)
+    return pipeline.collect(pipeline.send(requests))
 
-    Uses imaplib's documented send/readline/read and its tag sequence, since imapclient
-    offers no way to get a FETCH response unparsed.
+
+@dataclass(frozen=True)
+class Ticket:
+    """FETCH commands sent together, to be collected later: their tags and messages."""
+
+    tags: tuple[bytes, ...]
+    uids: frozenset[int]
+
+
+class Pipeline:
+    """FETCH commands in flight on one connection, their answers read in order.
+
+    A scan sends the next batch's first stage before it hands over the current batch,
+    so the server works on it meanwhile. Answers arrive in the order the commands were
+    sent; collecting a ticket reads every answer up to its own and keeps those of later
+    tickets for them. Tickets in flight together must ask about different messages.
+    Nothing else may use the connection while a ticket is in flight.
     """
-    wanted = [(uids, items) for uids, items in requests if uids]
-    if not wanted:
-        return {}
-    imap = client._imap
-    tags: list[bytes] = [imap._new_tag() for _ in wanted]
-    for tag in tags:
-        # imaplib never sees these commands complete: keep its table of open ones clean.
-        imap.tagged_commands.pop(tag, None)
-    return fetch_on(imap, list(zip(tags, wanted, strict=True)))
+
+    def __init__(self, wire: Wire, new_tag: Callable[[], bytes]) -> None:
+        self._wire = wire
+        self._new_tag = new_tag
+        self._open: list[bytes] = []  # tags sent and not yet answered, oldest first
+        self._answers: dict[int, dict[bytes, Any]] = {}  # read, not yet collected
+
+    @classmethod
+    def over(cls, client: Any) -> Pipeline:
+        """A pipeline on imapclient's connection, with imaplib's tag sequence.
+
+        imapclient offers no way to get a FETCH response unparsed, so this goes through
+        the imaplib object it wraps: its documented send/readline/read and its tags.
+        """
+        imap = client._imap
+
+        def new_tag() -> bytes:
+            tag: bytes = imap._new_tag()
+            # imaplib never sees these commands complete: keep its table of open ones clean.
+            imap.tagged_commands.pop(tag, None)
+            return tag
+
+        return cls(imap, new_tag)
+
+    @property
+    def idle(self) -> bool:
+        """True when no command is in flight."""
+        return not self._open
+
+    def send(self, requests: Sequence[Request]) -> Ticket:
+        """Send `tag UID FETCH uids (items)` for each request with messages; don't wait."""
+        wanted = [(uids, items) for uids, items in requests if uids]
+        tags = tuple(self._new_tag() for _ in wanted)
+        if wanted:
+            self._wire.send(
+                b"".join(
+                    tag + b" UID FETCH " + _uid_set(uids) + b" (" + b" ".join(items) + b")\r\n"
+                    for tag, (uids, items) in zip(tags, wanted, strict=True)
+                )
+            )
+            self._open += tags
+        return Ticket(tags, frozenset(uid for uids, _ in wanted for uid in uids))
+
+    def collect(self, ticket: Ticket) -> dict[int, dict[bytes, Any]]:
+        """The answers to `ticket` by UID, reading those of earlier tickets on the way."""
+        if ticket.tags and ticket.tags[-1] in self._open:
+            upto = self._open.index(ticket.tags[-1]) + 1
+            awaited, self._open = self._open[:upto], self._open[upto:]
+            for uid, item in read_fetch(self._wire, awaited).items():
+                self._answers.setdefault(uid, {}).update(item)
+        return {uid: self._answers.pop(uid) for uid in ticket.uids if uid in self._answers}
 
 
 def fetch_on(wire: Wire, commands: Sequence[tuple[bytes, Request]]) -> dict[int, dict[bytes, Any]]:
     """Send `tag UID FETCH uids (items)` for each command, then read every answer up to
     the last tagged completion."""
-    wire.send(
-        b"".join(
-            tag + b" UID FETCH " + _uid_set(uids) + b" (" + b" ".join(items) + b")\r\n"
-            for tag, (uids, items) in commands
-        )
-    )
-    return read_fetch(wire, [tag for tag, _ in commands])
+    tags = iter([tag for tag, _ in commands])
+    pipeline = Pipeline(wire, lambda: next(tags))
+    return pipeline.collect(pipeline.send([request for _, request in commands]))
 
 
 def _uid_set(uids: Sequence[int]) -> bytes:
