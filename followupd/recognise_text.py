@@ -52,6 +52,8 @@ class Texts:
 
 def normalise(text: str) -> str:
     """Typographic quotes and dashes → ASCII; unusual spaces → plain spaces."""
+    if text.isascii():  # O(1) in CPython: nothing to translate, and no copy
+        return text
     return text.translate(_TRANSLATE)
 
 
