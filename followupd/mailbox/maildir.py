@@ -167,32 +167,34 @@ class MaildirMailbox(Mailbox):
         """Maildir keys never change meaning, so validity is a constant."""
         return 1
 
-    def _entries(self, path: Path) -> dict[str, Path]:
-        found: dict[str, Path] = {}
+    def _entries(self, path: Path) -> dict[str, str]:
+        """{key: file path}; paths as plain strings, which a folder of 100,000 files makes
+        tens of megabytes lighter than Path objects."""
+        found: dict[str, str] = {}
         for sub in ("new", "cur"):
             try:
                 with os.scandir(path / sub) as it:
                     for entry in it:
                         if not entry.name.startswith(".") and entry.is_file():
-                            found[_key(entry.name)] = Path(entry.path)
+                            found[_key(entry.name)] = entry.path
             except OSError as exc:
                 raise MailboxError(f"{self._where(path / sub)}: {exc}") from exc
         return found
 
     def _read(
-        self, folder_path: Path, key: str, path: Path, reader: Callable[[Path], _T]
+        self, folder_path: Path, key: str, path: str, reader: Callable[[Path], _T]
     ) -> _T | None:
         # A mail client or mbsync may rename the file (flags, new/ -> cur/, ",U=") as we read.
         for _attempt in range(3):
             try:
-                return reader(path)
+                return reader(Path(path))
             except FileNotFoundError:
                 moved = self._entries(folder_path).get(key)
                 if moved is None:
                     return None
                 path = moved
             except OSError as exc:
-                raise MailboxError(f"{self._where(path)}: {exc}") from exc
+                raise MailboxError(f"{self._where(Path(path))}: {exc}") from exc
         return None
 
     def fetch_new(self, folder: str, after_uid: int, known: Container[str]) -> Iterator[Fetched]:
@@ -227,15 +229,15 @@ class MaildirMailbox(Mailbox):
             else:
                 yield Screened(folder, key, 0, message_id(fields), judgement.reason)
 
-    def _pending(self, folder_path: Path, known: Container[str]) -> list[tuple[str, Path]]:
+    def _pending(self, folder_path: Path, known: Container[str]) -> list[tuple[str, str]]:
         """(key, path) of the messages not in `known`, in delivery order."""
         self._stamps.update(self._snapshot([folder_path]))
-        order: list[tuple[float, int, str, Path]] = []
+        order: list[tuple[float, int, str, str]] = []
         for key, path in self._entries(folder_path).items():
             if key in known:
                 continue
             try:
-                mtime_ns = path.stat().st_mtime_ns
+                mtime_ns = os.stat(path).st_mtime_ns
             except OSError:
                 mtime_ns = 0
             prefix = key.split(".", 1)[0]
