@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from _common import Busyness, machine_lines
-from run_once_imap import ZONE, crlf, renamed, sample_sets
+from run_once_imap import ME_YAML, ZONE, crlf, renamed, sample_sets
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -54,17 +54,14 @@ _LOAD = (
     " from followupd.phrasebook import load_phrasebook; load_phrasebook();"
     " print(time.perf_counter() - t)"
 )
-CONFIG = """\
-me:
-  name: Jane Doe
-  email: jane@example.com
-  timezone: Europe/Berlin
-  country: DE
-state_dir: {state}
+CONFIG = (
+    ME_YAML
+    + """\
 accounts:
   - name: work
     maildir: {state}/Mail
 """
+)
 
 
 def book_load(cache: Path) -> float:
