@@ -37,6 +37,14 @@ def machine_lines() -> list[str]:
     ]
 
 
+def print_machine(busy: Busyness | None = None) -> None:
+    """Print `machine_lines`, and how busy the machine was if `busy` watched the run."""
+    for text in machine_lines():
+        print(text)
+    if busy is not None:
+        print(busy.line())
+
+
 def cpu_steal() -> tuple[int, int]:
     """(steal, total) jiffies over all CPUs since boot, from /proc/stat; (0, 0) elsewhere."""
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import machine_lines
+from benchmarks._common import print_machine
 from tests.chaos import (
     draft_summary,
     finish,
@@ -43,8 +43,7 @@ def main() -> int:
     parser.add_argument("--apps", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    for line in machine_lines():
-        print(line)
+    print_machine()
     server = start_dovecot()
     try:
         with tempfile.TemporaryDirectory(prefix="fupd-chaos-") as tmp:

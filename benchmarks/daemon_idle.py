@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-from _common import Busyness, machine_lines, percentile
+from _common import Busyness, percentile, print_machine
 from first_scan import seed_maildir
 from run_once_imap import PASSWORD_ENV, USER, followupd_command, write_config
 
@@ -160,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         remove(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    for text in machine_lines():
-        print(text)
-    print(busy.line())
+    print_machine(busy)
     print(
         f"daemon: followupd run (IDLE on INBOX); {args.background} messages scanned at start"
         f" ({startup_cpu:.1f} CPU-s)"

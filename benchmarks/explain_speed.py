@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import Busyness, Timings, machine_lines
+from _common import Busyness, Timings, print_machine
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "tests" / "samples"
@@ -137,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             helps.command([*command, "--help"], env)
             bare.command([sys.executable, "-c", "pass"], env)
 
-    for line in machine_lines():
-        print(line)
-    print(busy.line())
+    print_machine(busy)
     print(f"samples: {len(samples)} files in {SAMPLES.relative_to(REPO)}, repeated {repeat}x")
     print(
         f"command: {' '.join(command)}"

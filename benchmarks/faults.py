@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import machine_lines
+from benchmarks._common import print_machine
 from tests.dovecot import remove, start_dovecot
 from tests.faultproxy import FaultProxy
-from tests.test_connections import FAULTS, IDLE_FAULTS, ProxiedStore, _daemon_setup
-from tests.test_daemon import invitation, wait_for
-from tests.test_signals import _stop
+from tests.test_connections import FAULTS, IDLE_FAULTS, ProxiedStore
+from tests.test_daemon import invitation, stop_daemon, wait_for
+from tests.test_signals import ACK, _followupd
 
 
 def main() -> int:
@@ -38,8 +38,7 @@ def main() -> int:
     parser.add_argument("--faults", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    for line in machine_lines():
-        print(line)
+    print_machine()
     rng = random.Random(args.seed)
     kinds = [*FAULTS, "refuse-reconnects"]
     injected: Counter[str] = Counter()
@@ -51,7 +50,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="fupd-faults-") as tmp:
             store = ProxiedStore(server, proxy)
-            run = _daemon_setup(Path(tmp), store)
+            run = _followupd(Path(tmp), store, ACK)
             daemon = run.start()
             expected = 0
             try:
@@ -85,7 +84,7 @@ def main() -> int:
                         with_fault.append(took)
                 time.sleep(2)
             finally:
-                _stop(daemon)
+                stop_daemon(daemon)
             ids = Counter(str(m["Message-ID"]) for _f, m in store.drafts())
             states = Counter(a["state"] for a in run.status(datetime.now(UTC).isoformat())["done"])
     finally:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import Busyness, machine_lines
+from _common import Busyness, print_machine
 from first_scan import seed_maildir
 from run_once_imap import USER
 
@@ -165,9 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         remove(server)
 
-    for text in machine_lines():
-        print(text)
-    print(busy.line())
+    print_machine(busy)
     print(f"mailbox: {count} messages ({total / 1e9:.2f} GB)")
     print()
     print(f"first stage ({' '.join(i.decode()[:30] for i in ITEMS)}...) for every message:")

@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from _common import Busyness, machine_lines
+from _common import Busyness, print_machine
 from run_once_imap import (
     HEADER_FIELDS,
     KB,
@@ -266,9 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         remove(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    for text in machine_lines():
-        print(text)
-    print(busy.line())
+    print_machine(busy)
     print(
         f"mailbox: {count} messages ({total / 1e9:.2f} GB) written into the Maildir in"
         f" {seed_s:.0f} s; Dovecot indexed {indexed} in {index_s:.1f} s"

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import machine_lines
+from benchmarks._common import print_machine
 from followupd.parse import MalformedMessage, parse_message
 from followupd.recognise import recognise
 from tests.hostile import corpus, enormous
@@ -44,8 +44,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    for line in machine_lines():
-        print(line)
+    print_machine()
     messages = [*corpus(args.count, args.seed), ("enormous (40 MB)", enormous())]
     outcome: Counter[tuple[str, str]] = Counter()
     crashes: list[str] = []

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from _common import Busyness, machine_lines
+from _common import Busyness, print_machine
 from run_once_imap import ME_YAML, ZONE, crlf, renamed, sample_sets
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     full, recognised = ingest_ms(raws, relaxed=False)
     relaxed, _ = ingest_ms(raws, relaxed=True)
 
-    for line in machine_lines():
-        print(line)
-    print(busy.line())
+    print_machine(busy)
     print(f"messages: {len(raws)} copies of the job samples in tests/samples")
     print()
     print(f"{'what':58}{'median':>10}{'min':>10}")

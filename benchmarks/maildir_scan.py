@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import Busyness, machine_lines
+from _common import Busyness, print_machine
 from first_scan import messages
 from run_once_imap import ME_YAML, NOW, followupd_command
 
@@ -154,9 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    for text in machine_lines():
-        print(text)
-    print(busy.line())
+    print_machine(busy)
     print(f"maildir: {args.messages} messages ({total / 1e9:.2f} GB) written in {seed_s:.0f} s")
     print()
     header = f"{'what':<38} {'wall s':>7} {'msgs/s':>7} {'MB read':>8} {'peak RSS MB':>11}"

@@ -47,7 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from _common import Busyness, Timings, machine_lines
+from _common import Busyness, Timings, print_machine
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -610,9 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     n = len(seeded.messages)
-    for text in machine_lines():
-        print(text)
-    print(busy.line())
+    print_machine(busy)
     print(f"command: {' '.join(command)} run --once --now {NOW} --config CFG")
     print(
         f"mailbox: {n} messages in INBOX: {seeded.job} job mail (copies of the job samples),"

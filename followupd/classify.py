@@ -11,9 +11,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from followupd.literals import Index
 from followupd.model import CalendarPart, Kind, ParsedMessage
-from followupd.phrasebook import Phrase, PhraseBook, Weighted
+from followupd.phrasebook import Phrase, PhraseBook, PhraseSet, Weighted
 from followupd.recognise_text import Texts
 
 MIN_SCORE = 2.0  # below this no kind is claimed
@@ -73,7 +72,10 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     """Classify one message from its prepared texts; see the module docstring."""
     # A reply inherits the subject it answers, so the subject says little about the reply.
     scale = REPLY_SUBJECT if book.reply_prefix.match(texts.subject) else 1.0
-    look = _indexes(book).lookups(texts)
+    # The phrases that could match, found in one pass over the subject and one over the body.
+    look = _Lookups(
+        _possible(book.subject_phrases, texts.subject), _possible(book.body_phrases, texts.flat)
+    )
     kinds = {k: _score(book.kinds.get(k, Weighted()), texts, look, scale) for k in _PRIORITY}
     negatives = {neg.name: _score(neg.phrases, texts, look, scale) for neg in book.negatives}
     automatic_of = {neg.name: neg.automatic for neg in book.negatives}
@@ -137,42 +139,16 @@ def classify(msg: ParsedMessage, texts: Texts, book: PhraseBook) -> Classificati
     return Classification(Kind.OTHER, confidence, _limit(notes), False)
 
 
-class _BookIndex:
-    """Indexes of every subject and every body phrase of one phrase book."""
-
-    def __init__(self, book: PhraseBook) -> None:
-        lists = [*book.kinds.values(), *(n.phrases for n in book.negatives)]
-        self.subject = [p for w in lists for p in w.subject]
-        self.body = [p for w in lists for p in w.body]
-        self.subject_index = Index([p.needs for p in self.subject])
-        self.body_index = Index([p.needs for p in self.body])
-
-    def lookups(self, texts: Texts) -> _Lookups:
-        """The phrases that could match this message, found in one pass over each text."""
-        return _Lookups(
-            {id(self.subject[i]) for i in self.subject_index.candidates(texts.subject)},
-            {id(self.body[i]) for i in self.body_index.candidates(texts.flat)},
-        )
-
-
-_INDEXES: dict[int, tuple[PhraseBook, _BookIndex]] = {}
-
-
-def _indexes(book: PhraseBook) -> _BookIndex:
-    cached = _INDEXES.get(id(book))
-    if cached is None or cached[0] is not book:
-        if len(_INDEXES) >= 4:
-            _INDEXES.clear()  # tests load many books; a daemon keeps one
-        cached = _INDEXES[id(book)] = (book, _BookIndex(book))
-    return cached[1]
-
-
 @dataclass(frozen=True)
 class _Lookups:
     """The phrases (by id) whose required strings occur in the subject and in the body."""
 
     subject: set[int]
     body: set[int]
+
+
+def _possible(phrases: PhraseSet, text: str) -> set[int]:
+    return {id(phrases[i]) for i in phrases.lookup.candidates(text)}
 
 
 def _score(phrases: Weighted, texts: Texts, look: _Lookups, subject_scale: float) -> _Score:

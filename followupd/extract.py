@@ -299,8 +299,7 @@ def _company(
 
 
 def _is_ats(email: str, book: PhraseBook) -> bool:
-    domain = email.rpartition("@")[2].lower()
-    return any(domain == d or domain.endswith("." + d) for d in book.ats_domains)
+    return book.is_ats(email.rpartition("@")[2])
 
 
 def _squash(name: str) -> str:

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 from datetime import UTC, datetime
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import parsedate_to_datetime
@@ -180,12 +181,17 @@ def _decode(raw: str | None) -> str | None:
     """RFC 2047 words decoded; raw 8-bit bytes read as UTF-8 (or Windows-1252)."""
     if raw is None:
         return None
-    text = _undo_surrogates(raw)
+    return _WS.sub(" ", decode_words(_undo_surrogates(raw))).strip()
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 encoded words decoded; anything undecodable is kept as written."""
+    if "=?" not in value:
+        return value
     try:
-        decoded = str(make_header(decode_header(text)))
-    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
-        decoded = text
-    return _WS.sub(" ", decoded).strip()
+        return str(make_header(decode_header(value)))
+    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError, MessageError):
+        return value  # e.g. a charset name that is not ASCII (CharsetError)
 
 
 def _undo_surrogates(text: str) -> str:

@@ -113,6 +113,17 @@ class Phrase:
     reach: int | None = None  # the longest a match can be, if bounded (`literals.reach`)
 
 
+class PhraseSet(tuple[Phrase, ...]):
+    """Phrases in their order, with an index of the strings each needs (`literals.Index`)."""
+
+    lookup: Index
+
+    def __new__(cls, phrases: Iterable[Phrase]) -> PhraseSet:
+        self = super().__new__(cls, phrases)
+        self.lookup = Index([p.needs for p in self])
+        return self
+
+
 @dataclass(frozen=True)
 class Weighted:
     """Weighted phrases for the subject line and for the body."""
@@ -194,6 +205,42 @@ class PhraseBook:
     relative_days: Mapping[str, int]
     date_words: DateWords
     placeholders: Mapping[str, str]
+
+    # Indexed phrase lists, built on first use (a few ms each) and kept with the book.
+    @functools.cached_property
+    def subject_phrases(self) -> PhraseSet:
+        """Every subject phrase, of the kinds and of the negatives."""
+        return PhraseSet(p for w in self._weighted() for p in w.subject)
+
+    @functools.cached_property
+    def body_phrases(self) -> PhraseSet:
+        """Every body phrase, of the kinds and of the negatives."""
+        return PhraseSet(p for w in self._weighted() for p in w.body)
+
+    @functools.cached_property
+    def kind_subject_phrases(self) -> PhraseSet:
+        """The kinds' subject phrases: what names a kind in a subject line."""
+        return PhraseSet(p for w in self.kinds.values() for p in w.subject)
+
+    @functools.cached_property
+    def kind_body_phrases(self) -> PhraseSet:
+        """The kinds' body phrases."""
+        return PhraseSet(p for w in self.kinds.values() for p in w.body)
+
+    @functools.cached_property
+    def job_term_phrases(self) -> PhraseSet:
+        """`job_terms` as phrases, for the same indexed search."""
+        return PhraseSet(Phrase(t, 0.0, *analyse(t)) for t in self.job_terms)
+
+    def is_ats(self, domain: str) -> bool:
+        """Whether `domain` is an applicant tracking system's, or a subdomain of one."""
+        labels = domain.lower().strip(".").split(".")
+        return bool(domain) and any(
+            ".".join(labels[i:]) in self.ats_domains for i in range(len(labels))
+        )
+
+    def _weighted(self) -> list[Weighted]:
+        return [*self.kinds.values(), *(n.phrases for n in self.negatives)]
 
 
 def available_languages() -> tuple[str, ...]:

@@ -27,11 +27,9 @@ import quopri
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.errors import MessageError
-from email.header import decode_header, make_header
 
-from followupd.literals import Index, analyse
-from followupd.phrasebook import Phrase, PhraseBook
+from followupd.parse import decode_words
+from followupd.phrasebook import PhraseBook, PhraseSet
 from followupd.recognise_text import flatten, normalise
 
 # The header fields the screen reads; fetched for every message, so kept few.
@@ -91,16 +89,6 @@ def header_fields(block: bytes) -> dict[str, str]:
     return fields
 
 
-def decoded(value: str) -> str:
-    """RFC 2047 encoded words decoded; anything undecodable is kept as written."""
-    if "=?" not in value:
-        return value
-    try:
-        return str(make_header(decode_header(value)))
-    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError, MessageError):
-        return value  # e.g. a charset name that is not ASCII (CharsetError)
-
-
 def message_id(fields: Mapping[str, str]) -> str:
     """The Message-ID without angle brackets, or "" when there is none."""
     value = fields.get("message-id", "")
@@ -137,9 +125,9 @@ class Screen:
         # Job mail passed earlier in this scan: a reply to it in the same batch is not yet in
         # the tracker's threads, but belongs to the thread all the same.
         self._passed: set[str] = set()
-        self._subject = _Phrases([p for w in book.kinds.values() for p in w.subject])
-        self._body = _Phrases([p for w in book.kinds.values() for p in w.body])
-        self._terms = _Phrases([Phrase(t, 0.0, *analyse(t)) for t in book.job_terms])
+        self._subject = _Phrases(book.kind_subject_phrases)
+        self._body = _Phrases(book.kind_body_phrases)
+        self._terms = _Phrases(book.job_term_phrases)
 
     def judge(self, fields: Mapping[str, str], calendar: bool) -> Judgement:
         """The verdict on a message from its header fields and whether it has a calendar part."""
@@ -163,8 +151,8 @@ class Screen:
         machine = _bounce_or_auto_reply(fields)
         if machine:
             return Judgement(Verdict.NOT, machine)
-        subject = flatten(normalise(decoded(fields.get("subject", ""))))
-        sender = decoded(fields.get("from", ""))
+        subject = flatten(normalise(decode_words(fields.get("subject", ""))))
+        sender = decode_words(fields.get("from", ""))
         if self._job_words(subject, sender):
             return Judgement(Verdict.JOB, "job words in the subject or sender")
         if _is_list_mail(fields):
@@ -191,8 +179,7 @@ class Screen:
         return hit
 
     def _job_words(self, subject: str, sender: str) -> bool:
-        domain = _domain(sender)
-        if _under(domain, self.book.ats_domains):
+        if self.book.is_ats(_domain(sender)):
             return True
         if self._subject.any_hit(subject):
             return True
@@ -225,9 +212,9 @@ def probe_text(data: bytes, encoding: str, charset: str, html_part: bool) -> str
 class _Phrases:
     """Phrases with an index of their required strings, to test a text against all at once."""
 
-    def __init__(self, phrases: list[Phrase]) -> None:
+    def __init__(self, phrases: PhraseSet) -> None:
         self.phrases = phrases
-        self.index = Index([p.needs for p in phrases])
+        self.index = phrases.lookup
 
     def any_hit(self, text: str) -> bool:
         """Whether any phrase occurs in `text`.
@@ -289,12 +276,6 @@ def _is_list_mail(fields: Mapping[str, str]) -> bool:
         or "list-id" in fields
         or ("list-unsubscribe" in fields)
     )
-
-
-def _under(domain: str, parents: frozenset[str]) -> bool:
-    """Whether `domain` is one of `parents` or a subdomain of one."""
-    labels = domain.split(".")
-    return bool(domain) and any(".".join(labels[i:]) in parents for i in range(len(labels)))
 
 
 def _domain(sender: str) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import imaplib
 import io
 import re
+from typing import Any
 
 import pytest
 
-from followupd.mailbox.imap_wire import Pipeline, WireError, fetch_item, fetch_on
+from followupd.mailbox.imap_wire import Pipeline, Request, WireError, fetch_item
 
 TAG = b"A7"
 
@@ -32,6 +33,13 @@ class Script:
 
     def read(self, size: int) -> bytes:
         return self.file.read(size)
+
+
+def fetch_on(wire: Script, commands: list[tuple[bytes, Request]]) -> dict[int, dict[bytes, Any]]:
+    """Send each command with its own tag, then read every answer."""
+    tags = iter([tag for tag, _ in commands])
+    pipeline = Pipeline(wire, lambda: next(tags))
+    return pipeline.collect(pipeline.send([request for _, request in commands]))
 
 
 def fetch(answer: bytes, uids: list[int] | None = None) -> dict[int, dict[bytes, object]]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from followupd.literals import Present, required
 from followupd.model import Kind
 from followupd.parse import parse_message
-from followupd.phrasebook import Phrase, load_phrasebook
+from followupd.phrasebook import Phrase, PhraseSet, load_phrasebook
 from followupd.prefilter import _Phrases
 from followupd.recognise import recognise
 from followupd.recognise_text import flatten, prepare
@@ -108,7 +108,7 @@ def test_job_mail_keeps_its_facts_either_way() -> None:
 
 
 _PHRASES = _all_phrases()
-_ALL = _Phrases(_PHRASES)
+_ALL = _Phrases(PhraseSet(_PHRASES))
 _FILLER = st.sampled_from(
     ["", "Hi Jane,", "see the notes below.", "Tuesday", "it is", "at 10am", "Best, Anna", "--"]
 )
@@ -135,4 +135,4 @@ def test_generated_matches_always_pass_the_cheap_tests(
     text = flatten(" ".join(["word"] * pad + [*before, matched, *after] + ["word"] * pad))
     if phrase.regex.search(text):
         assert _ALL.any_hit(text)
-        assert _Phrases([phrase]).any_hit(text)
+        assert _Phrases(PhraseSet([phrase])).any_hit(text)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from followupd.model import Address, ParsedMessage
-from followupd.parse import MAX_TEXT_CHARS, MalformedMessage, parse_message
+from followupd.parse import MAX_TEXT_CHARS, MalformedMessage, decode_words, parse_message
 from followupd.recognise import recognise
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -393,3 +393,19 @@ def test_mutated_samples_never_raise_anything_else(
         else:
             del data[at:]  # truncate
     _parse_and_recognise(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "value", ["=?\u00e9b\u00e8ne?Q?caf=C3=A9?=", "=?utf-8?B?not base64!?=", "=?x-unknown?Q?a?="]
+)
+def test_broken_encoded_words_are_kept_as_written(value: str) -> None:
+    assert decode_words(value) == value
+
+
+def test_a_subject_naming_a_charset_that_is_not_ascii_is_read_as_written() -> None:
+    raw = (
+        b"From: a@example.org\r\nSubject: =?\xc3\xa9b\xc3\xa8ne?Q?caf=C3=A9?= hello\r\n"
+        b"Message-ID: <odd.charset@example.org>\r\n\r\nbody\r\n"
+    )
+    msg = parse_message(raw, default_tz=BERLIN)
+    assert msg.subject == "=?\u00e9b\u00e8ne?Q?caf=C3=A9?= hello"

@@ -138,14 +138,6 @@ class Pipeline:
         return {uid: self._answers.pop(uid) for uid in ticket.uids if uid in self._answers}
 
 
-def fetch_on(wire: Wire, commands: Sequence[tuple[bytes, Request]]) -> dict[int, dict[bytes, Any]]:
-    """Send `tag UID FETCH uids (items)` for each command, then read every answer up to
-    the last tagged completion."""
-    tags = iter([tag for tag, _ in commands])
-    pipeline = Pipeline(wire, lambda: next(tags))
-    return pipeline.collect(pipeline.send([request for _, request in commands]))
-
-
 def _uid_set(uids: Sequence[int]) -> bytes:
     """Ascending runs as ranges (1:4,7,9:10): short commands for a batch of neighbours."""
     ordered = sorted(set(uids))
