@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import ahocorasick
+import hyperscan
 
 # The parser behind `re.compile` (Python 3.11+); private, so any surprise in its output
 # falls back to "no required strings" (always run the pattern) instead of failing.
@@ -163,23 +164,78 @@ def _element(op: Any, arg: Any) -> list[frozenset[str]]:
 
 
 class Matcher:
-    """Finds where any of a fixed set of strings occur in a text, in one pass (Aho-Corasick)."""
+    """Finds where any of a fixed set of strings occur in a text, in one pass (Hyperscan).
+
+    Hyperscan reads about a byte per nanosecond; the Aho-Corasick automaton it replaced
+    took 12 ns per character, which made the 4 KB text probe most of a first scan.
+    """
 
     def __init__(self, strings: Iterable[str]) -> None:
-        self._automaton = ahocorasick.Automaton()
-        for string in set(strings):
-            self._automaton.add_word(string, string)
-        self._empty = len(self._automaton) == 0
-        if not self._empty:
-            self._automaton.make_automaton()
+        self._strings = sorted(set(strings))
+        self._database = _compiled(self._strings)
+        self._local = threading.local()
+
+    def __getstate__(self) -> tuple[list[str], bytes | None]:
+        blob = hyperscan.dumpb(self._database) if self._database is not None else None
+        return self._strings, blob
+
+    def __setstate__(self, state: tuple[list[str], bytes | None]) -> None:
+        # A database made for another CPU or Hyperscan version raises here: the cache
+        # that stored it then builds the book again.
+        self._strings, blob = state
+        self._database = None if blob is None else hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
+        self._local = threading.local()
 
     def starts(self, folded: str) -> dict[str, list[int]]:
         """{string: offsets where it starts} for the strings in `folded` (a `fold`ed text)."""
         found: dict[str, list[int]] = {}
-        if not self._empty:
-            for end, string in self._automaton.iter(folded):
-                found.setdefault(string, []).append(end - len(string) + 1)
+        if self._database is None or not folded:
+            return found
+        data = folded.encode()
+        hits: list[tuple[int, int]] = []
+        self._database.scan(
+            data,
+            match_event_handler=lambda index, _from, end, _flags, _context: hits.append(
+                (index, end)
+            ),
+            scratch=self._scratch(),
+        )
+        strings = self._strings
+        if len(data) == len(folded):  # ASCII: byte offsets are character offsets
+            for index, end in hits:
+                string = strings[index]
+                found.setdefault(string, []).append(end - len(string))
+            return found
+        located = sorted((end - len(strings[index].encode()), index) for index, end in hits)
+        chars = done = 0
+        for start, index in located:
+            # A match starts on a character boundary: UTF-8 never matches mid-character.
+            chars += len(data[done:start].decode())
+            done = start
+            found.setdefault(strings[index], []).append(chars)
         return found
+
+    def _scratch(self) -> hyperscan.Scratch:
+        """This thread's scratch space: a scan uses it without the GIL held."""
+        scratch: hyperscan.Scratch | None = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._database)
+        return scratch
+
+
+def _compiled(strings: Sequence[str]) -> hyperscan.Database | None:
+    """A block-mode database of the strings as plain bytes; None when there are none."""
+    if not strings:
+        return None
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(
+        expressions=[string.encode() for string in strings],
+        ids=list(range(len(strings))),
+        elements=len(strings),
+        flags=0,
+        literal=True,
+    )
+    return database
 
 
 class Index:

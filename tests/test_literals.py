@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followupd.literals import Present, required
+from followupd.literals import Matcher, Present, required
 from followupd.model import Kind
 from followupd.parse import parse_message
 from followupd.phrasebook import Phrase, PhraseSet, load_phrasebook
@@ -60,6 +62,42 @@ def test_lookup_is_case_insensitive_like_the_patterns() -> None:
     assert present.all((frozenset({"invite you"}),))
     assert present.all((frozenset({"interview"}),))
     assert not present.all((frozenset({"invite you"}), frozenset({"salary"})))
+
+
+def test_the_matcher_finds_every_occurrence_even_overlapping_ones() -> None:
+    matcher = Matcher(["interview", "view", "inter"])
+    text = "interview? an interview"
+    assert matcher.starts(text) == {
+        "inter": [0, 14],
+        "interview": [0, 14],
+        "view": [5, 19],
+    }
+    assert Matcher([]).starts(text) == {}
+    assert matcher.starts("") == {}
+
+
+def test_matcher_offsets_count_characters_in_non_ascii_text() -> None:
+    # The windows around each offset are cut from the str: bytes offsets would drift.
+    text = "größe — gespräch über das gespräch"
+    found = Matcher(["gespräch", "über"]).starts(text)
+    assert found == {"gespräch": [8, 26], "über": [17]}
+    assert all(text[i : i + len(s)] == s for s, starts in found.items() for i in starts)
+
+
+def test_a_pickled_matcher_finds_the_same() -> None:
+    matcher = Matcher(["einladung", "interview"])
+    copy = pickle.loads(pickle.dumps(matcher))
+    text = "eine einladung zum interview"
+    assert copy.starts(text) == matcher.starts(text) == {"einladung": [5], "interview": [19]}
+
+
+def test_threads_can_share_a_matcher() -> None:
+    # A scan runs without the GIL, so each thread needs its own scratch space.
+    matcher = Matcher(["interview"])
+    texts = [f"{'x' * n} interview {'y' * n}" for n in range(200)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(matcher.starts, texts))
+    assert results == [{"interview": [n + 1]} for n in range(200)]
 
 
 def _all_phrases() -> list[Phrase]:
