@@ -241,7 +241,7 @@ def _compiled(strings: Sequence[str]) -> hyperscan.Database | None:
 class Index:
     """Which of many patterns a text could match, found from the strings present in it.
 
-    One Aho-Corasick pass looks only for each pattern's rarest requirement (its first);
+    One Hyperscan pass looks only for each pattern's rarest requirement (its first);
     the patterns it finds are then checked for their other requirements by substring
     tests. Every match of a pattern contains an occurrence of its first requirement, so
     `where` also tells where in the text a match can be.
