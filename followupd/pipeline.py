@@ -160,7 +160,7 @@ class Engine:
         return Screen(
             default_phrasebook(),
             direction,
-            threaded=lambda ids: tracker.application_for_thread(ids) is not None,
+            threaded=tracker.in_tracked_thread,
             ours=lambda message_id: tracker.action_for_message_id(message_id) is not None,
         )
 

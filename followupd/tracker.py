@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,6 +38,8 @@ class Tracker:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = open_state(path)
+        # Every tracked thread's message ids while mail is read (`intake`); None otherwise.
+        self._threads: set[str] | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -46,6 +48,8 @@ class Tracker:
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
+            if self._threads is not None:
+                self._threads = self._thread_ids()  # ids added by the undone change go too
             raise
         self.db.execute("COMMIT")
 
@@ -59,11 +63,15 @@ class Tracker:
         the folder's cursor goes back with them, so those messages are simply read again.
         Outside this block every commit is on disk before anything it allows (an APPEND)
         happens, and that commit also puts every earlier one on disk.
+
+        Meanwhile `in_tracked_thread` answers from the thread ids read once at the start.
         """
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self._threads = self._thread_ids()
         try:
             yield
         finally:
+            self._threads = None
             self.db.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
@@ -165,6 +173,19 @@ class Tracker:
         ).fetchone()
         return None if row is None else int(row[0])
 
+    def in_tracked_thread(self, message_ids: Collection[str]) -> bool:
+        """Whether any of the ids belongs to a tracked application's thread.
+
+        A scan asks this of every message that answers another; inside `intake` the answer
+        comes from memory instead of a query each time.
+        """
+        if self._threads is None:
+            return self.application_for_thread(message_ids) is not None
+        return not self._threads.isdisjoint(message_ids)
+
+    def _thread_ids(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT message_id FROM threads")}
+
     def find_application(self, company: str, role: str | None) -> int | None:
         """An open application at this company for the same role (or with a role unknown)."""
         rows = self.db.execute(
@@ -197,9 +218,10 @@ class Tracker:
         )
 
     def add_thread_ids(self, db: sqlite3.Connection, app_id: int, ids: Iterable[str]) -> None:
-        db.executemany(
-            "INSERT OR IGNORE INTO threads VALUES (?, ?)", [(i, app_id) for i in ids if i]
-        )
+        rows = [(i, app_id) for i in ids if i]
+        db.executemany("INSERT OR IGNORE INTO threads VALUES (?, ?)", rows)
+        if self._threads is not None:
+            self._threads.update(i for i, _ in rows)
 
     def add_event(self, db: sqlite3.Connection, event: Event) -> int:
         data = {

@@ -100,6 +100,18 @@ def test_literals_of_any_content_and_empty_or_nil_bodies() -> None:
     assert item[b"BODY[3]"] is None and item[b"BODY[4]"] is None
 
 
+def test_runs_of_nil_are_nones_and_atoms_that_start_with_nil_stay_atoms() -> None:
+    answer = (
+        b'* 1 FETCH (UID 6 BODYSTRUCTURE ("text" "plain" NIL NIL NIL "7bit" 3 1 NIL nil NIL'
+        b' NILS (NIL NIL) NIL.X "NIL" NIL NIL))\r\n'
+        b"A7 OK done\r\n"
+    )
+    assert fetch(answer)[6][b"BODYSTRUCTURE"] == (
+        b"text", b"plain", None, None, None, b"7bit", b"3", b"1", None, None, None,
+        b"NILS", (None, None), b"NIL.X", b"NIL", None, None,
+    )  # fmt: skip
+
+
 def test_other_untagged_answers_are_skipped_and_split_answers_merged() -> None:
     answer = (
         b"* 12 EXISTS\r\n"
