@@ -69,6 +69,19 @@ class Judgement:
     reason: str
 
 
+# Messages without any of these are perhaps not messages at all.
+_USUAL = frozenset({"from", "subject", "message-id", "content-type"})
+# The usual verdicts, made once: one is given for nearly every message of a scan.
+_UNUSUAL = Judgement(Verdict.JOB, "no usual header fields")
+_THREADED = Judgement(Verdict.JOB, "in a tracked thread")
+_OURS = Judgement(Verdict.JOB, "a draft followupd wrote")
+_SENT = Judgement(Verdict.NOT, "sent mail outside tracked threads")
+_CALENDAR = Judgement(Verdict.JOB, "has a calendar part")
+_JOB_WORDS = Judgement(Verdict.JOB, "job words in the subject or sender")
+_LIST_MAIL = Judgement(Verdict.NOT, "list mail without job words")
+_PROBE = Judgement(Verdict.PROBE, "")
+
+
 def header_fields(block: bytes) -> dict[str, str]:
     """A header block → {lower-case name: unfolded value} (first occurrence wins)."""
     fields: dict[str, str] = {}
@@ -100,7 +113,9 @@ def thread_ids(fields: Mapping[str, str]) -> list[str]:
     """The ids of In-Reply-To and References."""
     ids: list[str] = []
     for name in ("in-reply-to", "references"):
-        ids += _ANGLE_ID.findall(fields.get(name, ""))
+        value = fields.get(name)
+        if value:  # most mail answers nothing: no search
+            ids += _ANGLE_ID.findall(value)
     return ids
 
 
@@ -125,6 +140,9 @@ class Screen:
         # Job mail passed earlier in this scan: a reply to it in the same batch is not yet in
         # the tracker's threads, but belongs to the thread all the same.
         self._passed: set[str] = set()
+        # Whether a sender's domain is an applicant tracking system's: most mail comes from
+        # a few domains.
+        self._ats: dict[str, bool] = {}
         self._subject = _Phrases(book.kind_subject_phrases)
         self._body = _Phrases(book.kind_body_phrases)
         self._terms = _Phrases(book.job_term_phrases)
@@ -137,27 +155,31 @@ class Screen:
         return judgement
 
     def _judge(self, fields: Mapping[str, str], calendar: bool) -> Judgement:
-        if not any(name in fields for name in ("from", "subject", "message-id", "content-type")):
+        if fields.keys().isdisjoint(_USUAL):
             # Perhaps not a message at all: the parser decides, and reports it as skipped.
-            return Judgement(Verdict.JOB, "no usual header fields")
+            return _UNUSUAL
         if self.joins_thread(fields):
-            return Judgement(Verdict.JOB, "in a tracked thread")
+            return _THREADED
         if self.direction != "in":
             if self.ours(message_id(fields)):
-                return Judgement(Verdict.JOB, "a draft followupd wrote")
-            return Judgement(Verdict.NOT, "sent mail outside tracked threads")
+                return _OURS
+            return _SENT
         if calendar:
-            return Judgement(Verdict.JOB, "has a calendar part")
-        machine = _bounce_or_auto_reply(fields)
+            return _CALENDAR
+        raw_sender = fields.get("from", "")
+        address = _ADDRESS.search(raw_sender)
+        machine = _bounce_or_auto_reply(fields, address)
         if machine:
             return Judgement(Verdict.NOT, machine)
         subject = flatten(normalise(decode_words(fields.get("subject", ""))))
-        sender = decode_words(fields.get("from", ""))
-        if self._job_words(subject, sender):
-            return Judgement(Verdict.JOB, "job words in the subject or sender")
+        sender = decode_words(raw_sender)
+        if sender != raw_sender:
+            address = _ADDRESS.search(sender)
+        if self._job_words(subject, sender, address):
+            return _JOB_WORDS
         if _is_list_mail(fields):
-            return Judgement(Verdict.NOT, "list mail without job words")
-        return Judgement(Verdict.PROBE, "")
+            return _LIST_MAIL
+        return _PROBE
 
     def joins_thread(self, fields: Mapping[str, str]) -> bool:
         """Whether the message answers a tracked thread or mail passed earlier in this scan.
@@ -178,12 +200,17 @@ class Screen:
             self._passed.add(message_id(fields))
         return hit
 
-    def _job_words(self, subject: str, sender: str) -> bool:
-        if self.book.is_ats(_domain(sender)):
+    def _job_words(self, subject: str, sender: str, address: re.Match[str] | None) -> bool:
+        """`address`: the first address in `sender`."""
+        domain = address.group(0).rpartition("@")[2].lower().strip(".") if address else ""
+        ats = self._ats.get(domain)
+        if ats is None:
+            ats = self._ats[domain] = self.book.is_ats(domain)
+        if ats:
             return True
         if self._subject.any_hit(subject):
             return True
-        name = _ADDRESS.sub(" ", sender)
+        name = _ADDRESS.sub(" ", sender) if address else sender
         return self._terms.any_hit(subject) or self._terms.any_hit(name)
 
 
@@ -251,8 +278,11 @@ def _windows(starts: list[int], span: int, size: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def _bounce_or_auto_reply(fields: Mapping[str, str]) -> str:
-    """The classifier's header verdicts (always "not job mail"), as a reason; "" if none."""
+def _bounce_or_auto_reply(fields: Mapping[str, str], sender: re.Match[str] | None) -> str:
+    """The classifier's header verdicts (always "not job mail"), as a reason; "" if none.
+
+    `sender`: the first address in From.
+    """
     if fields.get("auto-submitted", "").strip().lower().startswith("auto-replied"):
         return "auto-reply (Auto-Submitted)"
     if "x-autoreply" in fields or "x-autorespond" in fields:
@@ -262,8 +292,7 @@ def _bounce_or_auto_reply(fields: Mapping[str, str]) -> str:
         return "delivery report"
     if "x-failed-recipients" in fields:
         return "delivery report (X-Failed-Recipients)"
-    match = _ADDRESS.search(fields.get("from", ""))
-    local = match.group(0).split("@")[0].lower() if match else ""
+    local = sender.group(0).split("@")[0].lower() if sender else ""
     if local in ("mailer-daemon", "postmaster"):
         return f"delivery report ({local})"
     return ""
@@ -276,8 +305,3 @@ def _is_list_mail(fields: Mapping[str, str]) -> bool:
         or "list-id" in fields
         or ("list-unsubscribe" in fields)
     )
-
-
-def _domain(sender: str) -> str:
-    match = _ADDRESS.search(sender)
-    return match.group(0).rpartition("@")[2].lower().strip(".") if match else ""

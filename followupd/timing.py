@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import holidays
+# Public holidays are read for this many years at a time (one cache entry each).
+HOLIDAY_YEARS = 4
+_COUNTRY = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 _DURATION = re.compile(
     r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?|bd|business[ _]days?|w|weeks?)\s*$", re.I
@@ -58,19 +62,27 @@ class Calendar:
     country: str | None = None
 
     @cached_property
-    def _holidays(self) -> holidays.HolidayBase | None:
-        return holidays.country_holidays(self.country) if self.country else None
+    def _holidays(self) -> dict[int, dict[date, str]]:
+        """The country's public holidays by date, in blocks of years by their first year."""
+        return {}
 
     def is_business_day(self, day: date) -> bool:
         if day.weekday() >= 5:
             return False
-        return not (self._holidays is not None and day in self._holidays)
+        holidays = self._holidays_around(day)
+        return not (holidays is not None and day in holidays)
 
     def holiday_name(self, day: date) -> str | None:
-        if self._holidays is None:
+        holidays = self._holidays_around(day)
+        return (holidays.get(day) or None) if holidays is not None else None
+
+    def _holidays_around(self, day: date) -> dict[date, str] | None:
+        if not self.country:
             return None
-        name = self._holidays.get(day)
-        return str(name) if name else None
+        first = day.year - day.year % HOLIDAY_YEARS
+        if first not in self._holidays:
+            self._holidays[first] = public_holidays(self.country, first)
+        return self._holidays[first]
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(self.zone)
@@ -143,3 +155,29 @@ class Calendar:
     def at_time(self, at: datetime, clock: time) -> datetime:
         """The same local day as `at`, at the given local time."""
         return self._at_local(self.local(at).date(), clock)
+
+
+def public_holidays(country: str, first_year: int) -> dict[date, str]:
+    """`country`'s public holidays in HOLIDAY_YEARS years from `first_year`: {date: name}.
+
+    From the `holidays` library, through the disk cache: importing it and loading a
+    country (it loads all 250 at once) is some 0.17 s, more than a day's use needs.
+    """
+    from followupd.buildcache import cached  # noqa: PLC0415 - only where holidays are used
+
+    def build() -> dict[date, str]:
+        import holidays  # noqa: PLC0415 - slow to import, see above
+
+        years = range(first_year, first_year + HOLIDAY_YEARS)
+        found = holidays.country_holidays(country, years=years)
+        return {day: str(name) for day, name in found.items()}
+
+    if not _COUNTRY.fullmatch(country):
+        return build()  # not a code the library knows (it says so): not a cache file name
+    spec = importlib.util.find_spec("holidays")
+    # The library's version module: its data changes with each release.
+    version = (
+        Path(spec.origin).with_name("version.py").read_bytes() if spec and spec.origin else b""
+    )
+    sources = [version, country.encode(), str(first_year).encode()]
+    return cached(f"holidays-{country}-{first_year}", sources, dict, build)

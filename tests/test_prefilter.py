@@ -63,6 +63,19 @@ def test_verdicts_from_headers() -> None:
     assert s.judge(fields(generated), calendar=False).verdict is Verdict.PROBE
 
 
+def test_the_sender_is_read_as_written_for_bounces_and_decoded_for_job_words() -> None:
+    s = screen()
+    # An address only an RFC 2047 decoder sees: the ATS domain still counts, every time.
+    encoded = "From: =?utf-8?q?no-reply=40greenhouse.io?=\nSubject: An update\n"
+    for _ in range(2):
+        assert s.judge(fields(encoded), calendar=False).verdict is Verdict.JOB
+    bounce = "From: =?utf-8?q?Mail_System?= <MAILER-DAEMON@mx.example>\nSubject: failure\n"
+    assert s.judge(fields(bounce), calendar=False).reason == "delivery report (mailer-daemon)"
+    no_address = "From: Recruiting team\nSubject: hello\n"
+    assert s.judge(fields(no_address), calendar=False).verdict is Verdict.JOB
+    assert s.judge(fields("X-Other: 1\n"), calendar=False).reason == "no usual header fields"
+
+
 def test_a_reply_to_job_mail_of_the_same_scan_is_job_mail() -> None:
     # Invitation and reply arrive while followupd is down: the reply's parent is not in the
     # tracker yet when the batch is screened, but it passed the screen just before.

@@ -33,7 +33,7 @@ from followupd.mailbox.imap_fetch import (
 from followupd.mailbox.imap_wire import Pipeline, Request, Ticket, fetch_fast
 from followupd.model import Kind
 from followupd.parse import parse_message
-from followupd.prefilter import Screen
+from followupd.prefilter import FIELDS, Screen
 from followupd.recognise import default_phrasebook, recognise
 from tests.dovecot import Dovecot
 
@@ -362,3 +362,33 @@ def test_a_scan_closed_early_leaves_the_connection_usable(
         assert client.fetch([uids[1]], ["RFC822.SIZE"])[uids[1]][b"RFC822.SIZE"] == len(
             seeded[uids[1]]
         )
+
+
+class Canned:
+    """A server's first-stage answers, written out: for how a server may spell them."""
+
+    def __init__(self, answers: dict[int, dict[bytes, Any]]) -> None:
+        self.answers = answers
+
+    def send(self, requests: Sequence[Request]) -> Ticket:
+        return Ticket((), frozenset(uid for uids, _ in requests for uid in uids))
+
+    def collect(self, ticket: Ticket) -> dict[int, dict[bytes, Any]]:
+        return {uid: self.answers[uid] for uid in ticket.uids if uid in self.answers}
+
+
+def test_header_fields_are_read_however_the_server_spells_their_section() -> None:
+    text = (b"text", b"plain", (b"charset", b"utf-8"), None, None, b"7bit", b"20", b"1")
+    header = b"From: News <news@digest.example>\r\nList-Id: <d.example>\r\nMessage-ID: <n.%d@d>\r\n"
+    as_asked = HEADER_ITEM.replace(b".PEEK", b"")
+    quoted = b"BODY[HEADER.FIELDS (" + b" ".join(b'"%s"' % f.encode() for f in FIELDS) + b")]"
+    answers = {
+        1: {b"UID": 1, b"BODYSTRUCTURE": text, as_asked: header % 1},
+        2: {b"UID": 2, b"BODYSTRUCTURE": text, quoted: header % 2},
+    }
+    judge = Screen(default_phrasebook(), "in", threaded=lambda ids: False, ours=bool)
+    items = list(staged_fetch(Canned(answers), "INBOX", [1, 2], judge))
+    assert [(i.message_id, i.reason) for i in items if isinstance(i, Screened)] == [
+        ("n.1@d", "list mail without job words"),
+        ("n.2@d", "list mail without job words"),
+    ]

@@ -1,4 +1,8 @@
-from datetime import date
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +33,47 @@ def test_business_days_skip_weekends_and_german_holidays() -> None:
     assert CAL.add(at("2026-12-24 10:00"), Offset(business_days=1)) == at("2026-12-28 10:00")
     assert not CAL.is_business_day(date(2026, 10, 3))  # German Unity Day
     assert Calendar(zone=BERLIN).is_business_day(date(2026, 12, 25)) is True  # no country given
+
+
+def test_public_holidays_are_the_librarys_across_years_and_from_the_cache() -> None:
+    import holidays
+
+    library = holidays.country_holidays("FR")
+    for _ in range(2):  # the second calendar reads what the first one cached
+        cal = Calendar(zone=BERLIN, country="FR")
+        day = date(2025, 12, 1)
+        while day < date(2029, 2, 1):
+            expected = str(library[day]) if day in library else None
+            assert cal.holiday_name(day) == expected, day
+            assert cal.is_business_day(day) == (day.weekday() < 5 and expected is None), day
+            day += timedelta(days=1)
+
+
+def test_a_later_start_knows_holidays_without_importing_the_library(tmp_path: Path) -> None:
+    check = (
+        "import sys; from datetime import date; from zoneinfo import ZoneInfo;"
+        "from followupd.timing import Calendar;"
+        "cal = Calendar(zone=ZoneInfo('Europe/Berlin'), country='DE');"
+        "print(cal.holiday_name(date(2026, 10, 3)), 'holidays' in sys.modules)"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True
+        )
+        for _ in range(2)
+    ]
+    assert [run.stdout.split() for run in runs] == [
+        ["German", "Unity", "Day", "True"],
+        ["German", "Unity", "Day", "False"],
+    ]
+
+
+def test_an_unknown_country_is_an_error_naming_it() -> None:
+    with pytest.raises(NotImplementedError, match="XX"):
+        Calendar(zone=BERLIN, country="XX").is_business_day(date(2026, 12, 25))
+    with pytest.raises(NotImplementedError, match="x/y"):
+        Calendar(zone=BERLIN, country="../x/y").is_business_day(date(2026, 12, 25))
 
 
 def test_next_working_moment() -> None:

@@ -38,6 +38,8 @@ TEXT_LIMIT = 256 * 1024
 CANDIDATE_BYTES = 16 * 1024 * 1024
 HEADER_ALLOWANCE = 16 * 1024
 HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + " ".join(FIELDS).encode() + b")]"
+# How servers name it in the answer, as a rule (without .PEEK).
+_HEADER_KEY = HEADER_ITEM.replace(b".PEEK", b"", 1)
 _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics", "text/x-vcalendar"})
 
 # fetch([(uids, items), ...]) -> imapclient's {uid: {item: value}} for all the requests,
@@ -137,6 +139,12 @@ def leaves(node: Leaf | Multipart) -> list[Leaf]:
     return found
 
 
+def _has_calendar(node: Leaf | Multipart) -> bool:
+    if isinstance(node, Leaf):  # most mail: no list of one
+        return node.calendar
+    return any(leaf.calendar for leaf in leaves(node))
+
+
 def probe_leaf(node: Leaf | Multipart) -> Leaf | None:
     """The part the parser takes the text from: the first plain text part, else HTML."""
     texts = [leaf for leaf in leaves(node) if leaf.text]
@@ -214,7 +222,7 @@ def _batch(
             continue  # expunged meanwhile
         fields = header_fields(_header_block(item))
         tree = structure(item[b"BODYSTRUCTURE"])
-        judgement = screen.judge(fields, any(leaf.calendar for leaf in leaves(tree)))
+        judgement = screen.judge(fields, _has_calendar(tree))
         verdict, reason = judgement.verdict, judgement.reason
         if verdict is Verdict.PROBE:
             leaf = probe_leaf(tree)
@@ -355,7 +363,9 @@ def _limit(leaf: Leaf) -> int:
 
 
 def _header_block(item: dict[bytes, Any]) -> bytes:
-    for key, value in item.items():
+    if _HEADER_KEY in item:
+        return bytes(item[_HEADER_KEY] or b"")
+    for key, value in item.items():  # some servers spell the section differently
         if isinstance(key, bytes) and key.startswith(b"BODY[HEADER.FIELDS"):
             return bytes(value or b"")
     return b""
