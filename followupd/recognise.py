@@ -7,13 +7,14 @@ its confidence and evidence (`classify`), and the facts (`extract`, `extract_whe
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from followupd.classify import classify
 from followupd.extract import extract
 from followupd.model import Kind, ParsedMessage, Recognition
 from followupd.phrasebook import PhraseBook, load_phrasebook
-from followupd.recognise_text import prepare
+from followupd.recognise_text import Texts, prepare
 
 
 def default_phrasebook() -> PhraseBook:
@@ -37,11 +38,33 @@ def recognise(
     With `facts_for_other` False, mail that is not job mail gets no facts: extraction costs
     more than classification, and a scan reads mostly such mail.
     """
+    first = judge(msg, me_addresses=me_addresses, phrases=phrases)
+    if first.bare.kind is Kind.OTHER and not facts_for_other:
+        return first.bare
+    return with_facts(first, tz)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """`recognise` up to the facts: the kind, confidence and evidence of one message."""
+
+    msg: ParsedMessage
+    bare: Recognition  # without facts: what other mail gets with facts_for_other False
+    texts: Texts | None  # None when no facts are ever extracted (the person's own mail)
+    book: PhraseBook
+    me: frozenset[str]
+
+
+def judge(
+    msg: ParsedMessage, *, me_addresses: Collection[str], phrases: PhraseBook | None = None
+) -> Judged:
+    """The first half of `recognise`: classify, without extracting facts."""
     book = phrases if phrases is not None else default_phrasebook()
     me = frozenset(a.strip().lower() for a in me_addresses if a and a.strip())
     if msg.sender is not None and msg.sender.email.lower() in me:
         # A copy of the person's own mail says nothing about what the company decided.
-        return Recognition(kind=Kind.OTHER, confidence=0.95, evidence=("sender: your own address",))
+        own = Recognition(kind=Kind.OTHER, confidence=0.95, evidence=("sender: your own address",))
+        return Judged(msg, own, None, book, me)
     texts = prepare(msg, book)
     verdict = classify(msg, texts, book)
     # Other mail from an address nobody reads is machine mail, never "the company replied".
@@ -49,25 +72,32 @@ def recognise(
     automatic = verdict.kind == Kind.OTHER and (
         verdict.automatic or bool(local and book.noreply.match(local))
     )
-    if verdict.kind == Kind.OTHER and not facts_for_other:
-        return Recognition(
-            kind=verdict.kind,
-            confidence=verdict.confidence,
-            evidence=verdict.evidence,
-            automatic=automatic,
-        )
-    facts = extract(msg, texts, verdict.kind, me=me, tz=tz, book=book)
-    return Recognition(
+    bare = Recognition(
         kind=verdict.kind,
         confidence=verdict.confidence,
-        evidence=verdict.evidence + facts.evidence,
+        evidence=verdict.evidence,
+        automatic=automatic,
+    )
+    return Judged(msg, bare, texts, book, me)
+
+
+def with_facts(first: Judged, tz: ZoneInfo) -> Recognition:
+    """The second half of `recognise`: the judged message with its facts."""
+    if first.texts is None:
+        return first.bare
+    bare = first.bare
+    facts = extract(first.msg, first.texts, bare.kind, me=first.me, tz=tz, book=first.book)
+    return Recognition(
+        kind=bare.kind,
+        confidence=bare.confidence,
+        evidence=bare.evidence + facts.evidence,
         company=facts.company,
         role=facts.role,
         interview=facts.interview,
         interviewers=facts.interviewers,
         organiser=facts.organiser,
         promised_reply_by=facts.promised_reply_by,
-        automatic=automatic,
+        automatic=bare.automatic,
         job_id=facts.job_id,
         contacts=facts.contacts,
     )

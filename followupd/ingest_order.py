@@ -1,0 +1,213 @@
+"""Record the messages of a folder in the order they came, some read by a worker process.
+
+The folder's cursor must never pass an unrecorded message, and the state must be the same
+as when every candidate is read in the scanning process: so a candidate handed to the
+worker (`ingest_worker.Worker`) holds back everything after it until its reading is back,
+and the screen's question "does this message join a tracked thread?" waits for the
+candidates before it that may start that thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from followupd.ingest_worker import Reading, Worker, WorkerDied
+from followupd.mailbox.base import Fetched, Screened
+
+log = logging.getLogger(__name__)
+
+# Messages ruled out unread are recorded this many to a transaction.
+SCREENED_BATCH = 1000
+# Candidates handed over and not yet recorded: at most this many, and this many bytes of
+# their mail (held here until recorded, so a dead worker loses nothing).
+MAX_IN_FLIGHT = 64
+MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024
+# The end of the Message-ID `parse.synthesise_message_id` gives a message without one:
+# such an id is in no message's bytes.
+SYNTHESISED_SUFFIX = "@followupd.invalid"
+
+# A line break followed by another: the end of a message's header.
+_BLANK_LINE = re.compile(rb"\n\n|\n\r|\r\r")
+# Every field whose name ends in one of these (a superset of the ones the parser reads),
+# with its continuation lines, line breaks as the parser sees them.
+_ID_FIELD = re.compile(
+    rb"(?:message-id|in-reply-to|references)[ \t]*:([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*)",
+    re.IGNORECASE,
+)
+
+
+def id_fields(raw: bytes) -> bytes | None:
+    """Where `parse_message(raw)` can find its Message-ID and thread ids, cheaply.
+
+    The values of the header's Message-ID, In-Reply-To and References fields (and of any
+    field whose name ends so), joined: when they are ASCII without encoded words, every id
+    the parser reads is a substring of them. None when that cannot be said.
+    """
+    end = _BLANK_LINE.search(raw)
+    head = raw[: end.start()] if end else raw
+    values = b"\n".join(m.group(1) for m in _ID_FIELD.finditer(head))
+    return values if values.isascii() and b"=?" not in values else None
+
+
+def may_hold(fields: bytes | None, ids: Collection[str]) -> bool:
+    """False only if a message with these `id_fields` cannot have any of `ids`."""
+    if fields is None:
+        return True
+    return any(i.endswith(SYNTHESISED_SUFFIX) or i.encode() in fields for i in ids)
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    fetched: Fetched
+    ticket: int  # the worker's
+    fields: bytes | None  # its `id_fields`
+
+
+class Lane:
+    """The messages of one folder, recorded in the order they came.
+
+    `record_screened` records messages ruled out unread (a batch at a time); `take` records
+    a candidate from its `Reading`, or reads it inline when given None. A candidate handed
+    to the worker holds back everything after it until its reading is back: the folder's
+    cursor must never pass an unrecorded message. Candidates go to `worker` once
+    `offload_at` messages have come before them; without a worker (or once it has died)
+    they are read inline, in turn.
+    """
+
+    def __init__(
+        self,
+        *,
+        direction: str,
+        record_screened: Callable[[list[Screened]], None],
+        take: Callable[[Fetched, Reading | None], None],
+        threaded: Callable[[list[str]], bool],
+        worker: Worker | None,
+        offload_at: int = 0,
+    ) -> None:
+        self._direction = direction
+        self._record_screened = record_screened
+        self._take = take
+        self._threaded = threaded
+        self.worker = worker
+        self._offload_at = offload_at
+        self._seen = 0
+        if worker is not None and offload_at == 0:
+            worker.start()  # it starts while the first batch is screened
+        self._queue: deque[Screened | _InFlight] = deque()
+        self._batch: list[Screened] = []
+        self._bytes = 0
+        self._count = 0
+
+    def add(self, item: Fetched | Screened) -> None:
+        """Hand over the next message; records what is ready, waits when too much is pending."""
+        self._seen += 1
+        if self._seen == self._offload_at and self.worker is not None:
+            self.worker.start()
+        if isinstance(item, Screened):
+            if self._queue:
+                self._queue.append(item)
+            else:
+                self._screened(item)
+            self._advance(wait=False)
+            return
+        if self.worker is None or self.worker.broken or self._seen <= self._offload_at:
+            self._inline(item)
+            return
+        try:
+            ticket = self.worker.submit(item.raw, self._direction)
+        except WorkerDied as exc:
+            self._broke(exc)
+            self._inline(item)
+            return
+        self._queue.append(_InFlight(item, ticket, id_fields(item.raw)))
+        self._count += 1
+        self._bytes += len(item.raw)
+        self._advance(wait=False)
+        while self._count > MAX_IN_FLIGHT or self._bytes > MAX_IN_FLIGHT_BYTES:
+            oldest = next(e for e in self._queue if isinstance(e, _InFlight))
+            self._advance(wait=True, until=oldest)
+
+    @property
+    def in_flight(self) -> int:
+        """Candidates handed to the worker and not yet recorded."""
+        return self._count
+
+    def threaded(self, ids: list[str]) -> bool:
+        """Whether `ids` belong to a tracked thread, as if every earlier message were recorded.
+
+        For the screen: when a candidate still being read may add one of them, it and what
+        comes before it are recorded first.
+        """
+        if self._threaded(ids):
+            return True
+        last = None
+        for entry in self._queue:
+            if isinstance(entry, _InFlight) and may_hold(entry.fields, ids):
+                last = entry
+        if last is None:
+            return False
+        self._advance(wait=True, until=last)
+        return self._threaded(ids)
+
+    def stop(self) -> None:
+        """Record what is ready, waiting for nothing: the rest is read again next time."""
+        self._advance(wait=False)
+        if not self._queue:
+            self._flush()
+
+    def finish(self) -> None:
+        """Record everything still pending (waiting for the worker)."""
+        self._advance(wait=True)
+        self._flush()
+
+    def _advance(self, *, wait: bool, until: _InFlight | None = None) -> None:
+        """Record from the front: while ready, or (`wait`) up to `until` or everything."""
+        while self._queue:
+            head = self._queue[0]
+            if isinstance(head, Screened):
+                self._queue.popleft()
+                self._screened(head)
+                continue
+            assert self.worker is not None  # it took the candidate
+            if not wait and not self.worker.ready(head.ticket):
+                return
+            self._queue.popleft()
+            self._count -= 1
+            self._bytes -= len(head.fetched.raw)
+            try:
+                reading: Reading | None = self.worker.reading(head.ticket)
+            except WorkerDied as exc:  # read it here, and the rest too
+                self._broke(exc)
+                reading = None
+            self._flush()
+            self._take(head.fetched, reading)
+            if head is until:
+                return
+
+    def _inline(self, item: Fetched) -> None:
+        self._advance(wait=True)
+        self._flush()
+        self._take(item, None)
+
+    def _screened(self, item: Screened) -> None:
+        self._batch.append(item)
+        if len(self._batch) >= SCREENED_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._record_screened(batch)
+
+    def _broke(self, exc: Exception) -> None:
+        if self.worker is not None and not self.worker.broken:
+            self.worker.broken = True
+            log.warning(
+                "the process reading job mail stopped (%s: %s); reading the rest in this one",
+                type(exc).__name__,
+                exc,
+            )

@@ -1,0 +1,166 @@
+"""What the worker process computes, and how the scan keeps order around it: plain data.
+
+`read` + `settle` must give what `parse_message` + `recognise` give inline, for every
+labelled message, threaded or not; `id_fields` must never hide an id the parser reads.
+The one test with a real worker process checks the order and the in-flight bound.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from followupd.ingest_order import MAX_IN_FLIGHT, Lane, id_fields, may_hold
+from followupd.ingest_worker import Failure, Reading, Worker, read, settle
+from followupd.mailbox.base import Fetched, Screened
+from followupd.model import Kind, ParsedMessage
+from followupd.parse import MalformedMessage, parse_message, synthesise_message_id
+from followupd.recognise import recognise
+
+TESTS = Path(__file__).parent
+BERLIN = ZoneInfo("Europe/Berlin")
+ME = {"jane@example.com"}
+
+
+def labelled() -> list[Path]:
+    return sorted(TESTS.glob("samples/*.eml")) + sorted(TESTS.glob("corpus/*/*.eml"))
+
+
+def test_the_worker_reads_every_labelled_message_as_inline_threaded_or_not() -> None:
+    kinds = set()
+    for path in labelled():
+        raw = path.read_bytes()
+        reading = read(raw, direction="in", zone=BERLIN, me_addresses=ME)
+        msg = parse_message(raw, default_tz=BERLIN)
+        assert reading.msg == msg, path.name
+        for threaded in (False, True):
+            inline = recognise(msg, me_addresses=ME, tz=BERLIN, facts_for_other=threaded)
+            assert settle(reading, threaded) == inline, (path.name, threaded)
+            kinds.add(inline.kind)
+    # Both branches were exercised: job mail and other mail, with and without facts.
+    assert Kind.OTHER in kinds and len(kinds) > 4
+
+
+def test_sent_mail_is_parsed_not_recognised() -> None:
+    raw = (TESTS / "samples" / "01_invite_google_acme.eml").read_bytes()
+    reading = read(raw, direction="out", zone=BERLIN, me_addresses=ME)
+    assert isinstance(reading.msg, ParsedMessage)
+    assert settle(reading, threaded=True) is None
+
+
+def test_the_persons_own_mail_gets_the_same_short_answer() -> None:
+    raw = b"From: Jane Doe <jane@example.com>\r\nSubject: Interview on Monday\r\n\r\nSee you.\r\n"
+    reading = read(raw, direction="in", zone=BERLIN, me_addresses=ME)
+    msg = parse_message(raw, default_tz=BERLIN)
+    for threaded in (False, True):
+        expected = recognise(msg, me_addresses=ME, tz=BERLIN, facts_for_other=threaded)
+        assert settle(reading, threaded) == expected
+        assert expected.evidence == ("sender: your own address",)
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \r\n", b"\x00\x01 not a message at all"])
+def test_unreadable_input_is_the_same_failure_as_inline(raw: bytes) -> None:
+    reading = read(raw, direction="in", zone=BERLIN, me_addresses=ME)
+    with pytest.raises(MalformedMessage) as inline:
+        parse_message(raw, default_tz=BERLIN)
+    assert reading.msg == Failure(True, "MalformedMessage", str(inline.value), reading.msg.trace)
+    assert "MalformedMessage" in reading.msg.trace
+
+
+def test_any_other_exception_becomes_a_failure_with_its_type() -> None:
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        failure = Failure.of(exc)
+    assert (failure.malformed, failure.name, failure.text) == (False, "KeyError", "'missing'")
+    assert "KeyError" in failure.trace
+
+
+# -- id_fields: which thread ids a candidate still being read may bring ---------------
+
+
+def test_every_id_the_parser_reads_is_in_the_id_fields() -> None:
+    for path in labelled():
+        raw = path.read_bytes()
+        msg = parse_message(raw, default_tz=BERLIN)
+        fields = id_fields(raw)
+        for i in (msg.message_id, msg.in_reply_to, *msg.references):
+            if i:
+                assert may_hold(fields, [i]), (path.name, i)
+
+
+def test_ids_that_are_nowhere_in_the_header_are_ruled_out() -> None:
+    raw = (
+        b"From: a@example.org\r\nMessage-ID: <one@example.org>\r\n"
+        b"References: <two@example.org>\r\n <three@example.org>\r\n"
+        b"Subject: see <four@example.org>\r\n\r\nbody <five@example.org>\r\n"
+    )
+    fields = id_fields(raw)
+    assert may_hold(fields, ["three@example.org"])  # on a continuation line
+    assert may_hold(fields, ["x@y", "two@example.org"])
+    for elsewhere in ("four@example.org", "five@example.org", "six@example.org"):
+        assert not may_hold(fields, [elsewhere])
+
+
+def test_what_cannot_be_ruled_out_cheaply_may_always_hold() -> None:
+    encoded = b"Message-ID: <a@b>\r\nReferences: =?utf-8?q?=3Cx=40y=3E?=\r\n\r\n"
+    assert id_fields(encoded) is None and may_hold(None, ["x@y"])
+    eight_bit = "In-Reply-To: <ünï@example.org>\r\n\r\n".encode()
+    assert id_fields(eight_bit) is None
+    # A message without a Message-ID gets one made from its bytes, found in none of them.
+    synthesised = synthesise_message_id(b"From: a@b\r\n\r\nhi\r\n")
+    assert may_hold(id_fields(b"From: a@b\r\n\r\nhi\r\n"), [synthesised])
+
+
+def test_the_header_ends_at_the_first_empty_line_whatever_the_line_breaks() -> None:
+    for brk in (b"\r\n", b"\n", b"\r"):
+        raw = b"Message-ID: <a@b>" + brk + brk + b"References: <c@d>" + brk
+        assert id_fields(raw) == b" <a@b>"
+        assert parse_message(raw, default_tz=BERLIN).references == ()
+
+
+# -- the order, with a real worker process ---------------------------------------------
+
+
+def test_results_come_back_in_order_and_few_are_in_flight() -> None:
+    samples = [p.read_bytes() for p in sorted(TESTS.glob("samples/*.eml"))]
+    taken: list[tuple[str, bool]] = []
+    recorded: list[str] = []
+    most = 0
+    worker = Worker(BERLIN, ME)
+    lane: Lane
+
+    def take(fetched: Fetched, reading: Reading | None) -> None:
+        nonlocal most
+        most = max(most, lane.in_flight)
+        taken.append((fetched.key, reading is not None))
+        recorded.append(fetched.key)
+
+    def record(batch: list[Screened]) -> None:
+        recorded.extend(item.key for item in batch)
+
+    lane = Lane(
+        direction="in",
+        record_screened=record,
+        take=take,
+        threaded=lambda ids: False,
+        worker=worker,
+    )
+    keys = []
+    try:
+        for n in range(3 * MAX_IN_FLIGHT):
+            key = f"{n:04d}"
+            keys.append(key)
+            if n % 3 == 2:
+                lane.add(Screened("INBOX", key, 0, f"s{n}@x", "no job words"))
+            else:
+                lane.add(Fetched("INBOX", key, 0, samples[n % len(samples)]))
+            most = max(most, lane.in_flight)
+        lane.finish()
+    finally:
+        worker.close()
+    assert recorded == keys  # screened ones never overtake a candidate being read
+    assert all(by_worker for _, by_worker in taken)
+    assert MAX_IN_FLIGHT // 2 < most <= MAX_IN_FLIGHT
