@@ -18,8 +18,10 @@ b. a bare batched FETCH of BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE
 c. a naive baseline: FETCH RFC822 in batches and `mailparser.parse_from_bytes` on each;
 d. `run --once` again on the state (a) left: the resync of a restarted daemon, with nothing
    new (the one measurement that starts with Dovecot's cache as the others left it);
-e. with --compare-inline: (a) again on a fresh state with `scan_worker: false`, every
-   candidate parsed and recognised in the scanning process itself (A/B in the same run).
+e. with --compare-inline, (a) again on fresh states, once with the worker process started
+   whatever the machine's load (followupd starts it only when a core is idle, see
+   `ingest_worker.spare_core`), once with `scan_worker: false`: every candidate parsed and
+   recognised in the scanning process itself (A/B in the same run).
 
 For each: wall seconds, messages per second, bytes the server sent (from Dovecot's logout
 line, `out=`), and peak RSS: of that process (ru_maxrss), of the worker process a big scan
@@ -189,8 +191,13 @@ def worker(mode: str, host: str, port: int, password: str) -> int:
     server.users = {USER: password}
     server.host = host
     start = time.perf_counter()
-    if mode in ("followupd", "resync", "inline"):
+    if mode in ("followupd", "resync", "inline", "worker"):
         from followupd.cli import main as cli_main
+
+        if mode == "worker":
+            import followupd.pipeline
+
+            followupd.pipeline.spare_core = lambda: True  # measure the worker itself
 
         profiler = cProfile.Profile() if os.environ.get("FUPD_BENCH_PROFILE") else None
         code = 0
@@ -276,7 +283,10 @@ def main(argv: list[str] | None = None) -> int:
             with inline.open("a") as f:
                 f.write("\nscan_worker: false\n")
             inline_args = ["run", "--once", "--now", NOW, "--config", str(inline)]
-            plan.append(("e. (a) with scan_worker: false", "inline", inline_args))
+            pooled = write_config(tmp / "worker.yaml", server, tmp / "state-worker")
+            worker_args = ["run", "--once", "--now", NOW, "--config", str(pooled)]
+            plan.append(("e1. (a) with the worker, always", "worker", worker_args))
+            plan.append(("e2. (a) with scan_worker: false", "inline", inline_args))
         outputs: dict[str, str] = {}
         for label, mode, extra in plan:
             offset = server.log_file.stat().st_size
@@ -348,11 +358,13 @@ def main(argv: list[str] | None = None) -> int:
         f"peak RSS of the scan: {main_rss:.0f} MB + worker {worker_rss:.0f} MB"
         f" = {main_rss + worker_rss:.0f} MB (target < 150 MB)"
     )
+    print(f"(a) started the worker process: {'yes' if rows[0].worker_cpu else 'no'}")
     if args.compare_inline:
-        inline = rows[-1]
+        pooled, inline = rows[-2], rows[-1]
         print(
-            f"scan with the worker vs inline: {inline.work / scan:.2f}x as fast;"
-            f" CPU of the scanning process {rows[0].cpu:.2f} s vs {inline.cpu:.2f} s"
+            f"scan with the worker vs inline: {inline.work / pooled.work:.2f}x as fast;"
+            f" CPU of the scanning process {pooled.cpu:.2f} s vs {inline.cpu:.2f} s,"
+            f" of the worker {pooled.worker_cpu:.2f} s"
         )
     return 0
 

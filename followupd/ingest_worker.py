@@ -13,6 +13,7 @@ turn comes: the worker therefore answers for both cases (`Reading`), and `settle
 
 from __future__ import annotations
 
+import os
 import select
 import traceback
 from collections.abc import Collection
@@ -98,6 +99,9 @@ def settle(reading: Reading, threaded: bool) -> Recognition | Failure | None:
 
 # -- the worker process ----------------------------------------------------------------
 
+# Added to the worker's nice value: on a busy machine it yields to the scanning process.
+WORKER_NICENESS = 5
+
 
 class WorkerDied(Exception):
     """The worker process is gone; what it has not answered must be read here."""
@@ -117,6 +121,8 @@ def _serve(tasks: Connection, results: Connection, zone: ZoneInfo, me: tuple[str
 
     # Ctrl-C in a terminal reaches the whole process group: the main process stops this one.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Its work waits in a queue; the scan and the mail server are what the user waits for.
+    os.nice(WORKER_NICENESS)
     default_phrasebook()  # loaded before the first message
     inbox: queue.SimpleQueue[tuple[int, str, bytes] | None] = queue.SimpleQueue()
 
@@ -135,6 +141,21 @@ def _serve(tasks: Connection, results: Connection, zone: ZoneInfo, me: tuple[str
             results.send((ticket, reading))
         except OSError:
             return  # the main process has gone
+
+
+def spare_core() -> bool:
+    """Whether a core is free for the worker besides the scan's own.
+
+    On a machine whose cores are busy already, a worker only takes CPU from the scan and
+    the mail server (measured in benchmarks/first_scan.py --compare-inline): the
+    1-minute load average must leave a core idle.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this system: assume a quiet machine
+        load = 0.0
+    return cores >= 2 and load < cores - 1
 
 
 class Worker:

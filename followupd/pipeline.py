@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -15,7 +14,7 @@ from followupd.compose import compose_draft
 from followupd.config import Config
 from followupd.errors import FollowupdError, MailboxError
 from followupd.ingest_order import Lane
-from followupd.ingest_worker import Failure, Reading, Worker, settle
+from followupd.ingest_worker import Failure, Reading, Worker, settle, spare_core
 from followupd.mailbox.base import Fetched, Mailbox, Screened
 from followupd.model import Address, Kind, ParsedMessage, Recognition
 from followupd.planner import Person, plan_application, why_dropped
@@ -36,7 +35,8 @@ log = logging.getLogger(__name__)
 # worker process (`ingest_worker`). Starting one costs about 0.15 s of CPU (0.5 s with a
 # cold disk cache) and each candidate it reads saves the scan about 2.3 ms: with some 2 %
 # of mail being candidates, that is 46 ms per 1,000 messages, so from about 3,000 on the
-# worker has paid for itself. The daemon's usual few new messages stay in this process.
+# worker has paid for itself. The daemon's usual few new messages stay in this process, and
+# so does everything when no core is idle (`ingest_worker.spare_core`).
 OFFLOAD_FROM = 3000
 
 
@@ -194,7 +194,7 @@ class Engine:
 
     def _offload_at(self, count: int | None) -> int | None:
         """After how many messages of a first read the worker takes over (None: never)."""
-        if not self.config.scan_worker or (os.cpu_count() or 1) < 2:
+        if not self.config.scan_worker or not spare_core():
             return None
         if count is None:  # a store that cannot tell: from when the read has become big
             return self.offload_from
