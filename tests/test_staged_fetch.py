@@ -392,3 +392,48 @@ def test_header_fields_are_read_however_the_server_spells_their_section() -> Non
         ("n.1@d", "list mail without job words"),
         ("n.2@d", "list mail without job words"),
     ]
+
+
+def nested(depth: int) -> Any:
+    """A multipart with one multipart in it, and so on `depth` times (hostile mail)."""
+    node: Any = (b"text", b"plain", None, None, None, b"7bit", b"10", b"1")
+    for _ in range(depth):
+        node = ([node], b"mixed", None, None, None, None)
+    return node
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        (),
+        (b"text",),
+        (b"text", b"plain", None, None, None, b"7bit", b"many"),
+        [[()]],
+        nested(5000),
+    ],
+    ids=["nil", "empty", "short", "size-not-a-number", "empty-part", "nested-5000-deep"],
+)
+def test_a_body_structure_that_cannot_be_read_has_the_whole_text_read(bad: Any) -> None:
+    """A server's broken BODYSTRUCTURE must not stop the scan at that message: the
+    message's text is read as a whole and recognised as usual."""
+    raw = crlf((TESTS / "samples" / "03_invite_text_initech.eml").read_bytes())
+    header, _, body = raw.partition(b"\r\n\r\n")
+    header += b"\r\n\r\n"
+    quiet = re.sub(rb"(?m)^Subject: .*$", b"Subject: a note", header)  # judged by the probe
+    answers = {
+        uid: {
+            b"UID": uid,
+            b"BODYSTRUCTURE": bad,
+            HEADER_ITEM.replace(b".PEEK", b""): head,
+            b"BODY[TEXT]<0>": body if uid == 1 else body[:4096],
+            b"BODY[HEADER]": head,
+        }
+        for uid, head in ((1, header), (2, quiet))
+    }
+    judge = Screen(default_phrasebook(), "in", threaded=lambda ids: False, ours=bool)
+    items = list(staged_fetch(Canned(answers), "INBOX", [1, 2], judge))
+    assert [type(i) for i in items] == [Fetched, Fetched]
+    expected = full_recognition(raw)
+    assert expected.kind is Kind.INVITATION
+    assert full_recognition(items[0].raw) == expected  # type: ignore[union-attr]

@@ -2,7 +2,8 @@
 
 1. For a batch of UIDs: BODYSTRUCTURE and a few header fields (`prefilter.FIELDS`); the
    `Screen` judges each message from those. The parts' sizes come from the structure, so
-   the whole size (RFC822.SIZE) is not asked for.
+   the whole size (RFC822.SIZE) is not asked for. A structure that cannot be read (a
+   broken server) is taken as one part, the message's whole text.
 2. For messages the screen wants to probe: the first `PROBE_BYTES` of the first text part.
 3. For candidates: the header, the text parts (at most `TEXT_LIMIT` bytes each) and the
    calendar parts, put back together as one MIME message for the usual parser. Other
@@ -14,6 +15,7 @@ Every body item is a BODY.PEEK, so nothing is marked \\Seen (the folder is also 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -46,6 +48,8 @@ _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics", "text/x-vcalend
 # which go out together: one round trip.
 Fetch = Callable[[Sequence[Request]], dict[int, dict[bytes, Any]]]
 FIRST_STAGE = (b"BODYSTRUCTURE", HEADER_ITEM)
+
+log = logging.getLogger(__name__)
 
 
 class Stages(Protocol):
@@ -127,6 +131,22 @@ def structure(data: Any, section: str = "") -> Leaf | Multipart:
         int(data[6] or 0),
         bool(filename) or kind == "attachment",
     )
+
+
+def _structure_or_text(folder: str, uid: int, data: Any) -> Leaf | Multipart:
+    """The message's structure; where the server's cannot be read, its whole text as one
+    part (up to TEXT_LIMIT), so that the parser judges the message instead of the scan
+    stopping at it."""
+    try:
+        return structure(data)
+    except (IndexError, TypeError, ValueError, RecursionError) as exc:
+        log.warning(
+            "%s %d: the server's BODYSTRUCTURE cannot be read (%r): reading the text as a whole",
+            folder,
+            uid,
+            exc,
+        )
+        return Leaf("TEXT", "text/plain", {}, "7bit", TEXT_LIMIT, attachment=False)
 
 
 def leaves(node: Leaf | Multipart) -> list[Leaf]:
@@ -221,7 +241,7 @@ def _batch(
         if item is None or b"BODYSTRUCTURE" not in item:
             continue  # expunged meanwhile
         fields = header_fields(_header_block(item))
-        tree = structure(item[b"BODYSTRUCTURE"])
+        tree = _structure_or_text(folder, uid, item[b"BODYSTRUCTURE"])
         judgement = screen.judge(fields, _has_calendar(tree))
         verdict, reason = judgement.verdict, judgement.reason
         if verdict is Verdict.PROBE:
