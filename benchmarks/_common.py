@@ -8,6 +8,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -125,3 +126,67 @@ class Timings:
             f"{label:<46} {len(w):>4} {statistics.fmean(w):>8.1f} {statistics.median(w):>8.1f}"
             f" {percentile(w, 95):>8.1f} {max(w):>8.1f} {statistics.fmean(self.cpu):>8.1f}"
         )
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds a process and the children it has reaped used so far (/proc/PID/stat).
+
+    For Dovecot's master this counts every finished IMAP session's process, so the
+    difference across a measurement is what the server spent on it (the login and the
+    session ended by then; a few long-lived helpers such as the log process are left out).
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime: fields 14-17 of proc(5), here counted from the state.
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_kib(pid: int | str = "self") -> int:
+    """VmHWM of a process in KiB: its own peak RSS; 0 when it is gone.
+
+    Not ru_maxrss: Linux carries that over from the parent through fork and exec, so a
+    child started by a big benchmark process would report the parent's size.
+    """
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class ChildPeaks(threading.Thread):
+    """Watches this process's children and keeps the highest peak RSS (VmHWM) of each.
+
+    A child's VmHWM is gone once it exits, so it is read every `interval` seconds; a peak
+    reached in the last interval before a child exits can be missed.
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peaks: dict[int, int] = {}
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            for pid in _children(os.getpid()):
+                self.peaks[pid] = max(self.peaks.get(pid, 0), peak_rss_kib(pid))
+
+    def stop(self) -> int:
+        """Stop watching; the highest peak RSS of any child, KiB (0: no child seen)."""
+        self._stop_event.set()
+        self.join()
+        return max(self.peaks.values(), default=0)
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found

@@ -24,9 +24,13 @@ e. with --compare-inline, (a) again on fresh states, once with the worker proces
    recognised in the scanning process itself (A/B in the same run).
 
 For each: wall seconds, messages per second, bytes the server sent (from Dovecot's logout
-line, `out=`), and peak RSS: of that process (ru_maxrss), of the worker process a big scan
-starts to read candidates (`followupd/ingest_worker.py`; RUSAGE_CHILDREN of that process,
-after the worker has ended), and the sum of both, which is what the scan holds at most.
+line, `out=`), and peak RSS (VmHWM: ru_maxrss would carry over this script's own size
+through fork and exec): of that process, of the worker process a big scan starts to read
+candidates (`followupd/ingest_worker.py`, read from /proc every 0.1 s while it runs), and
+the sum of both, which is what the scan holds at most;
+CPU seconds of that process, of its worker, and of Dovecot meanwhile (its master's own and
+its reaped children's, from /proc: each session's IMAP process ends with the session), to
+show which of the two cores the time went to.
 The ratios to the targets of issue 7 are printed below the table.
 
 Run: `python benchmarks/first_scan.py [--messages 20000] [--skip-naive] [--compare-inline]`.
@@ -52,7 +56,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from _common import Busyness, print_machine
+from _common import Busyness, ChildPeaks, peak_rss_kib, print_machine, process_cpu
 from run_once_imap import (
     HEADER_FIELDS,
     KB,
@@ -161,6 +165,7 @@ class Row:
     worker_rss: int  # peak RSS of the worker process it started, KiB (0: none)
     cpu: float  # CPU seconds of the process (user + system)
     worker_cpu: float  # CPU seconds of its worker
+    server_cpu: float  # CPU seconds Dovecot's processes spent meanwhile
 
 
 def measured(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -171,8 +176,6 @@ def measured(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
     wall = time.perf_counter() - start
     if os.environ.get("FUPD_BENCH_PROFILE"):
         sys.stderr.write(err.decode("utf-8", "replace"))
-    # communicate() has reaped the child; its rusage is folded into RUSAGE_CHILDREN, whose
-    # ru_maxrss is the largest child so far: so each measurement runs in a fresh worker.
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {err.decode()[-2000:]}")
     return wall, out.decode("utf-8", "replace")
@@ -190,6 +193,8 @@ def worker(mode: str, host: str, port: int, password: str) -> int:
     server = Dovecot(root=Path("/nonexistent"), port=port, tls_port=0)
     server.users = {USER: password}
     server.host = host
+    children = ChildPeaks()
+    children.start()
     start = time.perf_counter()
     if mode in ("followupd", "resync", "inline", "worker"):
         from followupd.cli import main as cli_main
@@ -224,15 +229,15 @@ def worker(mode: str, host: str, port: int, password: str) -> int:
         result = naive_baseline(server, item, parse=mode == "naive")
         print(f"messages={result.messages}")
     print(f"work_seconds={time.perf_counter() - start:.3f}")
-    me, children = (
+    me, ended = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
-    print(f"peak_rss_kib={me.ru_maxrss}")
+    print(f"peak_rss_kib={peak_rss_kib()}")
     print(f"cpu_seconds={me.ru_utime + me.ru_stime:.3f}")
     # The children ended so far: the scan's worker process, if it started one.
-    print(f"worker_rss_kib={children.ru_maxrss}")
-    print(f"worker_cpu_seconds={children.ru_utime + children.ru_stime:.3f}")
+    print(f"worker_rss_kib={children.stop()}")
+    print(f"worker_cpu_seconds={ended.ru_utime + ended.ru_stime:.3f}")
     return 0
 
 
@@ -288,12 +293,16 @@ def main(argv: list[str] | None = None) -> int:
             plan.append(("e1. (a) with the worker, always", "worker", worker_args))
             plan.append(("e2. (a) with scan_worker: false", "inline", inline_args))
         outputs: dict[str, str] = {}
+        assert server.process is not None
+        server_pid = server.process.pid
         for label, mode, extra in plan:
             offset = server.log_file.stat().st_size
             if mode != "resync":
                 drop_cache(server)
+            server_cpu = process_cpu(server_pid)
             wall, out = measured([*me, "--worker", mode, "--", *extra], env)
             time.sleep(0.2)  # the logout line is written after the client is gone
+            server_cpu = process_cpu(server_pid) - server_cpu
             rows.append(
                 Row(
                     label,
@@ -304,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                     int(_figure(out, "worker_rss_kib")),
                     _figure(out, "cpu_seconds"),
                     _figure(out, "worker_cpu_seconds"),
+                    server_cpu,
                 )
             )
             outputs[mode] = out
@@ -327,20 +337,21 @@ def main(argv: list[str] | None = None) -> int:
     print()
     header = (
         f"{'what':<38} {'wall s':>6} {'msgs/s':>6} {'proc s':>6} {'CPU s':>5} {'wrk':>4}"
-        f" {'MB sent':>7} {'RSS MB':>6} {'wrk':>4} {'sum':>4}"
+        f" {'Dov':>4} {'MB sent':>7} {'RSS MB':>6} {'wrk':>4} {'sum':>4}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
             f"{r.label:<38} {r.work:>6.2f} {count / r.work:>6.0f} {r.wall:>6.2f}"
-            f" {r.cpu:>5.2f} {r.worker_cpu:>4.1f} {r.sent / 1e6:>7.1f}"
+            f" {r.cpu:>5.2f} {r.worker_cpu:>4.1f} {r.server_cpu:>4.1f} {r.sent / 1e6:>7.1f}"
             f" {r.rss / 1024:>6.0f} {r.worker_rss / 1024:>4.0f}"
             f" {(r.rss + r.worker_rss) / 1024:>4.0f}"
         )
     print("(wall s: the work itself; proc s: the process with start-up and imports; CPU s:")
     print(" of that process; MB sent: by the server; RSS MB: peak of the process; wrk: of")
-    print(" the worker process the scan started (scan_worker), if any; sum: both peaks)")
+    print(" the worker process the scan started (scan_worker), if any; Dov: CPU s of Dovecot's")
+    print(" IMAP processes meanwhile; sum: both peaks)")
     print()
     recognised = outputs["followupd"].count("recognised ")
     print(

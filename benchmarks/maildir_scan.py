@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import Busyness, print_machine
+from _common import Busyness, peak_rss_kib, print_machine
 from first_scan import messages
 from run_once_imap import ME_YAML, NOW, followupd_command
 
@@ -79,7 +78,7 @@ def worker(mode: str, argv: list[str]) -> int:
             mailparser.parse_from_bytes(path.read_bytes())
     print(f"work_seconds={time.perf_counter() - start:.3f}")
     print(f"read_bytes={_rchar() - before}")
-    print(f"peak_rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+    print(f"peak_rss_kib={peak_rss_kib()}")
     return 0
 
 
