@@ -270,7 +270,7 @@ def test_the_setting_is_checked_like_the_others(tmp_path: Path) -> None:
     with pytest.raises(UserInputError) as info:
         load_config(config)
     assert f"{config}:4: scan_worker: Input should be a valid boolean" in str(info.value)
-    config.write_text(config.read_text().replace("sometimes", "false"))
-    assert load_config(config).scan_worker is False
-    config.write_text(config.read_text().replace("scan_worker: false\n", ""))
+    config.write_text(config.read_text().replace("sometimes", "true"))
     assert load_config(config).scan_worker is True
+    config.write_text(config.read_text().replace("scan_worker: true\n", ""))
+    assert load_config(config).scan_worker is False
