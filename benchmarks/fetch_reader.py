@@ -47,7 +47,7 @@ from followupd.mailbox.imap_fetch import (  # noqa: E402
     staged_fetch,
     structure,
 )
-from followupd.mailbox.imap_wire import Request, fetch_fast  # noqa: E402
+from followupd.mailbox.imap_wire import Pipeline, Request, fetch_fast  # noqa: E402
 from followupd.prefilter import Screen  # noqa: E402
 from followupd.recognise import default_phrasebook  # noqa: E402
 from tests.dovecot import remove, start_dovecot  # noqa: E402
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             screen = Screen(
                 default_phrasebook(), "in", threaded=lambda ids: False, ours=lambda mid: False
             )
-            scanned = list(staged_fetch(Counted(client), "INBOX", uids, screen))
+            scanned = list(staged_fetch(Pipeline.over(client), "INBOX", uids, screen))
             candidates = [i.uid for i in scanned if isinstance(i, Fetched)]
             trees: dict[int, Leaf | Multipart] = {
                 u: structure(fast[u][b"BODYSTRUCTURE"]) for u in candidates
