@@ -289,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                 f.write("\nscan_worker: false\n")
             inline_args = ["run", "--once", "--now", NOW, "--config", str(inline)]
             pooled = write_config(tmp / "worker.yaml", server, tmp / "state-worker")
+            with pooled.open("a") as f:
+                f.write("\nscan_worker: true\n")
             worker_args = ["run", "--once", "--now", NOW, "--config", str(pooled)]
             plan.append(("e1. (a) with the worker, always", "worker", worker_args))
             plan.append(("e2. (a) with scan_worker: false", "inline", inline_args))

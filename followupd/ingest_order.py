@@ -25,7 +25,7 @@ SCREENED_BATCH = 1000
 # Candidates handed over and not yet recorded: at most this many, and this many bytes of
 # their mail (held here until recorded, so a dead worker loses nothing).
 MAX_IN_FLIGHT = 64
-MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024
+MAX_IN_FLIGHT_BYTES = 4 * 1024 * 1024
 # The end of the Message-ID `parse.synthesise_message_id` gives a message without one:
 # such an id is in no message's bytes.
 SYNTHESISED_SUFFIX = "@followupd.invalid"
