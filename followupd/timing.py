@@ -72,10 +72,6 @@ class Calendar:
         holidays = self._holidays_around(day)
         return not (holidays is not None and day in holidays)
 
-    def holiday_name(self, day: date) -> str | None:
-        holidays = self._holidays_around(day)
-        return (holidays.get(day) or None) if holidays is not None else None
-
     def _holidays_around(self, day: date) -> dict[date, str] | None:
         if not self.country:
             return None

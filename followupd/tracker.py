@@ -28,6 +28,19 @@ from followupd.statefile import open_state
 log = logging.getLogger(__name__)
 
 
+def _advance_cursor(
+    db: sqlite3.Connection, account: str, folder: str, validity: int, uid: int
+) -> None:
+    """Move the folder's cursor up to `uid` (a new UIDVALIDITY starts it afresh)."""
+    db.execute(
+        "INSERT INTO cursors VALUES (?,?,?,?) ON CONFLICT(account, folder) DO UPDATE SET"
+        " validity=excluded.validity,"
+        " last_uid=CASE WHEN cursors.validity=excluded.validity"
+        " THEN max(cursors.last_uid, excluded.last_uid) ELSE excluded.last_uid END",
+        (account, folder, validity, uid),
+    )
+
+
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
@@ -117,13 +130,7 @@ class Tracker:
             "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?)",
             (account, folder, validity, key, message_id, status, reason, _iso(datetime.now(UTC))),
         )
-        db.execute(
-            "INSERT INTO cursors VALUES (?,?,?,?) ON CONFLICT(account, folder) DO UPDATE SET"
-            " validity=excluded.validity,"
-            " last_uid=CASE WHEN cursors.validity=excluded.validity"
-            " THEN max(cursors.last_uid, excluded.last_uid) ELSE excluded.last_uid END",
-            (account, folder, validity, uid),
-        )
+        _advance_cursor(db, account, folder, validity, uid)
 
     def record_messages(
         self,
@@ -145,17 +152,7 @@ class Tracker:
                 for key, _uid, message_id, reason in rows
             ],
         )
-        self.record_message(
-            db,
-            account=account,
-            folder=folder,
-            validity=validity,
-            key=rows[-1][0],
-            uid=max(uid for _key, uid, _id, _reason in rows),
-            message_id=rows[-1][2],
-            status="processed",
-            reason=rows[-1][3],
-        )
+        _advance_cursor(db, account, folder, validity, max(uid for _key, uid, _id, _r in rows))
 
     def skipped(self) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT * FROM messages WHERE status='skipped'"))
