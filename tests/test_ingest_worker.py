@@ -2,11 +2,14 @@
 
 `read` + `settle` must give what `parse_message` + `recognise` give inline, for every
 labelled message, threaded or not; `id_fields` must never hide an id the parser reads.
-The one test with a real worker process checks the order and the in-flight bound.
+Two tests start a real worker process: the order and the in-flight bound, and its
+scheduling.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -164,3 +167,17 @@ def test_results_come_back_in_order_and_few_are_in_flight() -> None:
     assert recorded == keys  # screened ones never overtake a candidate being read
     assert all(by_worker for _, by_worker in taken)
     assert MAX_IN_FLIGHT // 2 < most <= MAX_IN_FLIGHT
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="a Linux scheduling policy")
+def test_the_worker_only_takes_cpu_time_nothing_else_wants() -> None:
+    # Not even the mail server's: the scan waits for its answers.
+    worker = Worker(BERLIN, ME)
+    try:
+        ticket = worker.submit((TESTS / "samples" / "01_invite_google_acme.eml").read_bytes(), "in")
+        assert isinstance(worker.reading(ticket).msg, ParsedMessage)
+        (process,) = multiprocessing.active_children()
+        assert process.pid is not None
+        assert os.sched_getscheduler(process.pid) == os.SCHED_IDLE
+    finally:
+        worker.close()
