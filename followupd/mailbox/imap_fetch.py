@@ -178,8 +178,10 @@ def staged_fetch(
 ) -> Iterator[Fetched | Screened]:
     """Fetch `uids` in stages (see the module docstring), `batch` at a time, in UID order.
 
-    The next batch's first stage is sent before this batch's messages are handed over,
-    so the server reads it while the caller records them. While this generator is
+    The next batch's first stage is sent as soon as this batch's has been read, so the
+    server works on it while this batch is judged and handed over (a worker process reading
+    the candidates makes the hand-over too short to hide it behind; probes sent after it
+    wait for it, but this batch's judging hides most of that). While this generator is
     suspended a command may be in flight: the caller must not use the connection until
     it is exhausted or closed (closing reads the answer, so the connection stays usable).
     """
@@ -193,8 +195,8 @@ def staged_fetch(
     try:
         for number, current in enumerate(batches):
             found = ahead.take(batches[number + 1] if number + 1 < len(batches) else [])
-            yield from _batch(fetch, ahead.send, folder, current, found, screen)
             ahead.send()
+            yield from _batch(fetch, folder, current, found, screen)
     finally:
         ahead.drain()
 
@@ -227,13 +229,12 @@ class _Ahead:
 
 def _batch(
     fetch: Fetch,
-    send_ahead: Callable[[], None],
     folder: str,
     batch: list[int],
     found: dict[int, dict[bytes, Any]],
     screen: Screen,
 ) -> Iterator[Fetched | Screened]:
-    """One batch from its first stage's answers; `send_ahead` once no more is read for it."""
+    """One batch from its first stage's answers."""
     judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]] = {}
     probes: dict[str, list[tuple[int, Leaf]]] = {}
     for uid in batch:
@@ -257,8 +258,6 @@ def _batch(
     pending = [uid for uid in batch if uid in judged and judged[uid][2] is Verdict.JOB]
     requested: set[int] = set()
     bodies: dict[int, bytes] = {}
-    if not pending:
-        send_ahead()
     for uid in batch:
         if uid not in judged:
             continue
@@ -272,8 +271,6 @@ def _batch(
                 chunk = within_budget([(u, judged[u][1]) for u in [uid, *later]])
                 requested.update(u for u, _ in chunk)
                 bodies.update(bounded_messages(fetch, chunk))
-                if requested.issuperset(pending):
-                    send_ahead()
             raw = bodies.pop(uid, None)  # None: expunged meanwhile
             if raw is not None:
                 yield Fetched(folder=folder, key=str(uid), uid=uid, raw=raw)
