@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from followupd.mailbox.imap_wire import Pipeline, Request, WireError, fetch_item
+from followupd.mailbox.imap_wire import Pipeline, Request, Ticket, WireError, fetch_item
 
 TAG = b"A7"
 
@@ -205,25 +205,8 @@ def test_one_refused_command_of_several_raises_after_all_are_answered() -> None:
     assert script.readline() == b"* 3 EXISTS\r\n"
 
 
-def test_a_ticket_collected_later_keeps_its_answers() -> None:
-    """Two commands in flight: collecting the second reads the first's answer on the way."""
-    script = Script(
-        b"* 1 FETCH (UID 10 RFC822.SIZE 100)\r\n"
-        b"T1 OK done\r\n"
-        b"* 2 FETCH (UID 20 RFC822.SIZE 200)\r\n"
-        b"T2 OK done\r\n"
-    )
-    tags = iter([b"T1", b"T2"])
-    pipeline = Pipeline(script, lambda: next(tags))
-    first = pipeline.send([([10], [b"RFC822.SIZE"])])
-    second = pipeline.send([([20], [b"RFC822.SIZE"])])
-    assert script.sent.count(b"UID FETCH") == 2 and not pipeline.idle
-    assert pipeline.collect(second) == {20: {b"UID": 20, b"RFC822.SIZE": 200}}
-    assert pipeline.idle
-    assert pipeline.collect(first) == {10: {b"UID": 10, b"RFC822.SIZE": 100}}
-
-
-def test_collecting_the_first_ticket_leaves_the_second_in_flight() -> None:
+def two_in_flight() -> tuple[Script, Pipeline, Ticket, Ticket]:
+    """Two FETCH commands sent, their answers waiting on the connection in order."""
     script = Script(
         b"* 1 FETCH (UID 10 RFC822.SIZE 100)\r\nT1 OK done\r\n"
         b"* 2 FETCH (UID 20 RFC822.SIZE 200)\r\nT2 OK done\r\n"
@@ -232,6 +215,20 @@ def test_collecting_the_first_ticket_leaves_the_second_in_flight() -> None:
     pipeline = Pipeline(script, lambda: next(tags))
     first = pipeline.send([([10], [b"RFC822.SIZE"])])
     second = pipeline.send([([20], [b"RFC822.SIZE"])])
+    return script, pipeline, first, second
+
+
+def test_a_ticket_collected_later_keeps_its_answers() -> None:
+    """Two commands in flight: collecting the second reads the first's answer on the way."""
+    script, pipeline, first, second = two_in_flight()
+    assert script.sent.count(b"UID FETCH") == 2 and not pipeline.idle
+    assert pipeline.collect(second) == {20: {b"UID": 20, b"RFC822.SIZE": 200}}
+    assert pipeline.idle
+    assert pipeline.collect(first) == {10: {b"UID": 10, b"RFC822.SIZE": 100}}
+
+
+def test_collecting_the_first_ticket_leaves_the_second_in_flight() -> None:
+    _script, pipeline, first, second = two_in_flight()
     assert list(pipeline.collect(first)) == [10]
     assert not pipeline.idle  # the second answer is still unread on the connection
     assert list(pipeline.collect(second)) == [20]
