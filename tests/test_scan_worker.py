@@ -3,7 +3,8 @@
 The same mailbox (a real Maildir, and the real Dovecot) is read twice on fresh states:
 once with every candidate read in the scanning process, once with the worker; the stored
 state must be the same row for row, in the same order. Killing the worker mid-scan, or
-stopping the scan, must lose nothing.
+stopping the scan, must lose nothing; stopping the worker (SIGSTOP, and SIGCONT later)
+must neither stop the scan nor change what it stores.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from followupd import ingest_order
 from followupd.accounts import open_mailboxes
 from followupd.pipeline import Engine, Report
 from followupd.setup import STATE_FILE, load_checked, open_engine
@@ -199,6 +201,75 @@ def test_a_killed_worker_loses_nothing(
         pooled_report = scan(pooled, stop=kill_once_busy)
     assert "the process reading job mail stopped" in caplog.text
     assert stored(pooled) == stored(inline)
+    assert happenings(pooled_report) == happenings(inline_report)
+
+
+def signal_worker(signum: int) -> None:
+    (pid,) = [p.pid for p in multiprocessing.active_children() if p.name == WORKER]
+    assert pid is not None
+    os.kill(pid, signum)
+
+
+def taken_back(log_text: str) -> int:
+    """How many candidates the scans read themselves as the worker was late (the debug log)."""
+    return sum(int(n) for n in re.findall(r"; (\d+) read here instead as it was late", log_text))
+
+
+def test_a_stopped_worker_does_not_stop_the_scan(
+    setup_env: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = setup_env
+    deliver_all(store, mix(corpus_step=12 if isinstance(store, ImapStore) else 3))
+    inline = engine_for(tmp_path, store, "inline", worker=False)
+    pooled = engine_for(tmp_path, store, "pooled", worker=True)
+    inline_report = scan(inline)
+    calls = 0
+
+    def stop_the_worker() -> bool:  # SIGSTOP: as a worker starved of CPU for good
+        nonlocal calls
+        calls += 1
+        if calls == 10:
+            signal_worker(signal.SIGSTOP)
+        return False
+
+    with caplog.at_level(logging.DEBUG, logger="followupd.ingest_order"):
+        pooled_report = scan(pooled, stop=stop_the_worker)
+    assert calls > 10 and taken_back(caplog.text) > 0
+    assert not worker_alive()  # stopped or not, it is gone after the scan
+    assert stored(pooled) == stored(inline)
+    assert happenings(pooled_report) == happenings(inline_report)
+
+
+def test_a_worker_stopped_then_continued_mid_scan_changes_nothing(
+    setup_env: Store,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = setup_env
+    deliver_all(store, mix(corpus_step=12 if isinstance(store, ImapStore) else 3))
+    # Few in flight: this small mailbox makes the scan wait for the stopped worker (and read
+    # what it holds itself) long before the scan ends.
+    monkeypatch.setattr(ingest_order, "MAX_IN_FLIGHT", 4)
+    inline = engine_for(tmp_path, store, "inline", worker=False)
+    pooled = engine_for(tmp_path, store, "pooled", worker=True)
+    inline_report = scan(inline)
+    calls = 0
+
+    def stop_then_continue() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 10:
+            signal_worker(signal.SIGSTOP)
+        elif calls == 40:
+            signal_worker(signal.SIGCONT)
+            time.sleep(0.3)  # its late answers come while the scan goes on
+        return False
+
+    with caplog.at_level(logging.DEBUG, logger="followupd.ingest_order"):
+        pooled_report = scan(pooled, stop=stop_then_continue)
+    assert calls > 40 and taken_back(caplog.text) > 0
+    assert stored(pooled) == stored(inline)  # nothing twice, no answer for another message
     assert happenings(pooled_report) == happenings(inline_report)
 
 
