@@ -42,19 +42,46 @@ def fold(text: str) -> str:
     return text.translate(_FOLD).casefold()
 
 
-def analyse(pattern: re.Pattern[str]) -> tuple[tuple[frozenset[str], ...], int | None]:
-    """(`required` strings, the most characters one match can span or None if unbounded)."""
+# (strings, before, after): every match holds one of the strings, starting at most
+# `before` characters after the match's start and at most `after` characters before its
+# end (None: not bounded, or not known).
+Need = tuple[frozenset[str], int | None, int | None]
+
+
+def analyse(
+    pattern: re.Pattern[str],
+) -> tuple[tuple[frozenset[str], ...], tuple[int, int] | None]:
+    """(`required` strings, where a match lies around its first requirement, or None).
+
+    The second is (before, after): a match containing an occurrence of the first required
+    strings that starts at offset s lies within [s - before, s + after) of the text, with
+    the characters a look-ahead or a word boundary reads after the match's end included.
+    None when matches can be longer than MAX_REACH.
+    """
     try:
         tree = _p.parse(pattern.pattern, pattern.flags)
-        found = _sequence(list(tree))
+        walk = _Walk(tree.state)
+        found = walk.sequence(list(tree))
         high = int(tree.getwidth()[1])
+        margin = walk.look_ahead(list(tree))
     except Exception:  # noqa: BLE001 - an unexpected parse tree only costs speed
         return (), None
-    useful = {_minimal(frozenset(fold(s) for s in options)) for options in found}
-    useful = {options for options in useful if _strength(options) >= MIN_LENGTH}
+    spans: dict[frozenset[str], tuple[int | None, int | None]] = {}
+    for options, before, after in found:
+        key = _minimal(frozenset(fold(s) for s in options))
+        if _strength(key) >= MIN_LENGTH:
+            # The same strings twice: either occurrence may be the one.
+            old = spans.get(key, (0, 0))
+            spans[key] = (_most(before, old[0]), _most(after, old[1]))
     # The longest strings are the rarest: test them first.
-    needs = tuple(sorted(useful, key=lambda o: (-_strength(o), sorted(o))))
-    return needs, (high if high <= MAX_REACH else None)
+    needs = tuple(sorted(spans, key=lambda o: (-_strength(o), sorted(o))))
+    if high > MAX_REACH or margin is None or not needs:
+        return needs, None
+    before, after = spans[needs[0]]
+    return needs, (
+        min(high, before if before is not None else high),
+        min(high, after if after is not None else high) + margin,
+    )
 
 
 def required(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
@@ -74,36 +101,122 @@ def _strength(options: frozenset[str]) -> int:
     return min((len(s) for s in options), default=0)
 
 
-def _best(sets: list[frozenset[str]]) -> frozenset[str] | None:
-    return max(sets, key=lambda s: (_strength(s), -len(s)), default=None)
+def _best(needs: list[Need]) -> Need | None:
+    return max(needs, key=lambda n: (_strength(n[0]), -len(n[0])), default=None)
 
 
-def _sequence(items: Iterable[tuple[Any, Any]]) -> list[frozenset[str]]:
-    """Every requirement of a sequence: its runs of literal text and what the rest requires.
+def _add(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
 
-    A run goes on through small alternations and optional parts, so it becomes a set of
-    strings ("new date", "new time", "new slot"), one of which every match contains.
-    """
-    needs: list[frozenset[str]] = []
-    run = {""}
 
-    def close_run() -> None:
-        if run != {""}:
-            needs.append(frozenset(run))
+def _most(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else max(a, b)
 
-    for op, arg in items:
-        options = _strings(op, arg)
-        if options is not None:
-            if len(run) * len(options) > MAX_VARIANTS:
-                close_run()
-                run = {""}
-            run = {a + b for a in run for b in options}
-            continue
-        close_run()
-        run = {""}
-        needs.extend(_element(op, arg))
-    close_run()
-    return needs
+
+class _Walk:
+    """The requirements of a parsed pattern, with where each lies in a match."""
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+    def width(self, items: list[tuple[Any, Any]]) -> int | None:
+        """The most characters `items` can match; None beyond MAX_REACH."""
+        high = int(_p.SubPattern(self._state, items).getwidth()[1]) if items else 0
+        return high if high <= MAX_REACH else None
+
+    def sequence(self, items: list[tuple[Any, Any]]) -> list[Need]:
+        """Every requirement of a sequence: its runs of literal text and what the rest requires.
+
+        A run goes on through small alternations and optional parts, so it becomes a set of
+        strings ("new date", "new time", "new slot"), one of which every match contains.
+        """
+        needs: list[Need] = []
+        run, first = {""}, 0
+
+        def close_run(end: int) -> None:
+            if run != {""}:
+                lengths = [len(s) for s in run]
+                # A shorter string of the set may start inside a longer one the run matched.
+                inside = max(lengths) - min(lengths)
+                before = _add(self.width(items[:first]), inside)
+                after = _add(max(lengths), self.width(items[end:]))
+                needs.append((frozenset(run), before, after))
+
+        for index, (op, arg) in enumerate(items):
+            options = _strings(op, arg)
+            if options is not None:
+                if len(run) * len(options) > MAX_VARIANTS:
+                    close_run(index)
+                    run, first = {""}, index
+                run = {a + b for a in run for b in options}
+                continue
+            close_run(index)
+            run, first = {""}, index + 1
+            head, tail = self.width(items[:index]), self.width(items[index + 1 :])
+            whole = self.width([(op, arg)])
+            for strings, before, after in self.element(op, arg):
+                if op in _REPEATS:  # the string may be in any repetition
+                    needs.append((strings, _add(head, whole), _add(whole, tail)))
+                else:
+                    needs.append((strings, _add(head, before), _add(after, tail)))
+        close_run(len(items))
+        return needs
+
+    def element(self, op: Any, arg: Any) -> list[Need]:
+        """What one element that matches no small set of strings requires (spans from its
+        own start and to its own end)."""
+        if op is _c.SUBPATTERN:
+            return self.sequence(list(arg[-1]))
+        if op is _c.BRANCH:
+            union: set[str] = set()
+            before: int | None = 0
+            after: int | None = 0
+            for branch in arg[1]:
+                best = _best(self.sequence(list(branch)))
+                if best is None:
+                    return []  # one branch needs nothing, so the whole needs nothing
+                union |= best[0]
+                before, after = _most(before, best[1]), _most(after, best[2])
+            return [(frozenset(union), before, after)]
+        if op in _REPEATS:
+            low, _high, inner = arg
+            return self.sequence(list(inner)) if low >= 1 else []
+        if op is getattr(_c, "ATOMIC_GROUP", None):
+            return self.sequence(list(arg))
+        return []  # classes, back-references: nothing required
+
+    def look_ahead(self, items: list[tuple[Any, Any]]) -> int | None:
+        """Characters past a match's end the pattern may read: two for a word boundary or
+        an end anchor ("$" looks for a line break before the end), more for a look-ahead
+        (None if unbounded)."""
+        most = 2
+        for op, arg in items:
+            if op in (_c.ASSERT, _c.ASSERT_NOT) and arg[0] == 1:
+                inner = self.width(list(arg[1]))
+                if inner is None:
+                    return None
+                most = max(most, inner + 2)
+            for child in _children(op, arg):
+                deeper = self.look_ahead(child)
+                if deeper is None:
+                    return None
+                most = max(most, deeper)
+        return most
+
+
+def _children(op: Any, arg: Any) -> list[list[tuple[Any, Any]]]:
+    """The sub-sequences inside one element."""
+    if op is _c.SUBPATTERN:
+        return [list(arg[-1])]
+    if op is _c.BRANCH:
+        return [list(branch) for branch in arg[1]]
+    if op in _REPEATS:
+        return [list(arg[2])]
+    if op is getattr(_c, "ATOMIC_GROUP", None):
+        return [list(arg)]
+    if op in (_c.ASSERT, _c.ASSERT_NOT):
+        return [list(arg[1])]
+    return []
 
 
 def _strings(op: Any, arg: Any) -> set[str] | None:
@@ -141,26 +254,6 @@ def _all_strings(items: Iterable[tuple[Any, Any]]) -> set[str] | None:
         if len(result) > MAX_VARIANTS:
             return None
     return result
-
-
-def _element(op: Any, arg: Any) -> list[frozenset[str]]:
-    """What one element that matches no small set of strings requires."""
-    if op is _c.SUBPATTERN:
-        return _sequence(arg[-1])
-    if op is _c.BRANCH:
-        union: set[str] = set()
-        for branch in arg[1]:
-            best = _best(_sequence(branch))
-            if best is None:
-                return []  # one branch needs nothing, so the whole needs nothing
-            union |= best
-        return [frozenset(union)]
-    if op in _REPEATS:
-        low, _high, inner = arg
-        return _sequence(inner) if low >= 1 else []
-    if op is getattr(_c, "ATOMIC_GROUP", None):
-        return _sequence(arg)
-    return []  # classes, back-references: nothing required
 
 
 class Matcher:

@@ -110,7 +110,8 @@ class Phrase:
     regex: re.Pattern[str]
     weight: float
     needs: tuple[frozenset[str], ...] = ()
-    reach: int | None = None  # the longest a match can be, if bounded (`literals.reach`)
+    # Where a match lies around its first need's strings, if bounded (`literals.analyse`).
+    reach: tuple[int, int] | None = None
 
 
 class PhraseSet(tuple[Phrase, ...]):

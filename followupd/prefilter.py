@@ -52,8 +52,6 @@ FIELDS = (
 PROBE_BYTES = 4 * 1024
 _ANGLE_ID = re.compile(r"<([^<>\s]{1,995})>")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]+")
-# Characters a pattern's look-ahead may read past the end of its match.
-_LOOK_MARGIN = 64
 _TAG = re.compile(r"<(?:style|script)\b.*?</(?:style|script)\s*>|<[^>]*>", re.I | re.S)
 
 
@@ -246,9 +244,9 @@ class _Phrases:
     def any_hit(self, text: str) -> bool:
         """Whether any phrase occurs in `text`.
 
-        A pattern whose matches are at most `reach` long is only run near the places
-        where its rarest required string occurs: some patterns (dates) are slow to try at
-        every position of a long text.
+        A pattern whose matches are bounded (`reach`) is only run near the places where
+        its rarest required string occurs: some patterns (dates) are slow to try at every
+        position of a long text.
         """
         if not text:
             return False
@@ -262,15 +260,18 @@ class _Phrases:
         return False
 
 
-def _windows(starts: list[int], span: int, size: int) -> list[tuple[int, int]]:
+def _windows(starts: list[int], span: tuple[int, int], size: int) -> list[tuple[int, int]]:
     """Merged (start, end) ranges around each offset wide enough for any match there.
 
-    A look-ahead may peek past a match's end, hence the margin beyond `span`.
+    `span`: how far a match reaches before and after the offset (`literals.analyse`),
+    including what its look-aheads read past its end. Nothing is added before: a search
+    from `pos` still sees the text before it (for look-behinds and word boundaries), while
+    `endpos` cuts the text short.
     """
-    wide = span + _LOOK_MARGIN
+    before, after = span
     ranges: list[tuple[int, int]] = []
     for start in sorted(starts):
-        lo, hi = max(0, start - wide), min(size, start + wide)
+        lo, hi = max(0, start - before), min(size, start + after)
         if ranges and lo <= ranges[-1][1]:
             ranges[-1] = (ranges[-1][0], hi)
         else:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followupd.literals import Matcher, Present, required
+from followupd.literals import Matcher, Present, analyse, required
 from followupd.model import Kind
 from followupd.parse import parse_message
 from followupd.phrasebook import Phrase, PhraseSet, load_phrasebook
@@ -55,6 +55,35 @@ def test_optional_parts_require_nothing() -> None:
 def test_patterns_without_useful_strings_are_always_run() -> None:
     assert required(re.compile(r"\b\w{3,}\b")) == ()
     assert Present("anything").all(()) is True
+
+
+def span(pattern: str) -> tuple[int, int] | None:
+    return analyse(re.compile(pattern, re.IGNORECASE))[1]
+
+
+def test_a_match_lies_close_around_its_required_string() -> None:
+    # The required strings end the pattern: a match ends where they do (plus the two
+    # characters a word boundary or "$" may read), and starts at most nine characters
+    # before them (and one more: a shorter string of a set may start inside a longer one).
+    assert span(r"\b\w{2,9}day,? it is\b") == (9 + 1, len("day, it is") + 2)
+    # ... or starts it: nothing before, the rest after.
+    assert span(r"\bnew (?:date|time)\b") == (0, len("new date") + 2)
+    # A look-ahead reads past the match's end.
+    assert span(r"foo(?=bar\w{3})") == (0, len("foo") + len("barxyz") + 2)
+    # Only the string's first occurrence in a repetition is known to be the one.
+    assert span(r"(?:ab|cd)(?:see you ){1,3}") == (2 + 24, 24 + 0 + 2)
+    # Unbounded matches are searched over the whole text.
+    assert span(r"(?:a|b)+ salary of \d+") is None
+
+
+@pytest.mark.parametrize("before", [0, 1, 7, 40])
+def test_windows_find_a_match_wherever_the_string_sits(before: int) -> None:
+    pattern = re.compile(r"(?:\b\w{1,40} )?(?:monday|tuesday) it is\b(?= fine)", re.I)
+    phrases = _Phrases(PhraseSet([Phrase(pattern, 1.0, *analyse(pattern))]))
+    lead = "word " * 300 + "x" * before
+    assert phrases.any_hit(flatten(f"{lead} tuesday it is fine. " + "word " * 300))
+    assert not phrases.any_hit(flatten(f"{lead} tuesday it is not fine. " + "word " * 300))
+    assert not phrases.any_hit(flatten(f"{lead} tuesday it isn't fine. " + "word " * 300))
 
 
 def test_lookup_is_case_insensitive_like_the_patterns() -> None:
