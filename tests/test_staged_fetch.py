@@ -260,29 +260,142 @@ def test_fast_reader_agrees_with_imapclient(dovecot: Dovecot, seeded: dict[int, 
         assert structure(fast[uid][b"BODYSTRUCTURE"]) == structure(slow[uid][b"BODYSTRUCTURE"])
 
 
-def test_a_reply_to_mail_tracked_earlier_in_the_same_batch_is_read(dovecot: Dovecot) -> None:
+def threads_folder(dovecot: Dovecot) -> str:
+    with dovecot.client(USER) as client:
+        if not client.folder_exists("Threads"):
+            client.create_folder("Threads")
+    return "Threads"
+
+
+@pytest.mark.parametrize("batch", [500, 1], ids=["same-batch", "next-batch"])
+def test_a_reply_to_mail_tracked_earlier_is_read(dovecot: Dovecot, batch: int) -> None:
+    """The reply is judged before the first message is recorded (in the same batch, or
+    as the batch after it: judged ahead); it is read all the same."""
     reply = crlf(
         b"From: Sam Ortiz <sam@example.org>\nTo: Jane Doe <jane@example.com>\n"
         b"Subject: Re: photos from the trip\nDate: Tue, 03 Nov 2026 11:00:00 +0100\n"
         b"Message-ID: <reply.1@example.org>\nIn-Reply-To: <att.1@example.org>\n"
-        b"Content-Type: text/plain; charset=utf-8\n\nSee you then!\n"
+        b"Content-Type: text/plain; charset=utf-8\n\nI will bring the slides.\n"
     )
-    with dovecot.client(USER) as client:
-        if not client.folder_exists("Threads"):
-            client.create_folder("Threads")
-    first = dovecot.append(USER, "Threads", HOLIDAY_PHOTOS)
-    second = dovecot.append(USER, "Threads", reply)
+    folder = threads_folder(dovecot)
+    first = dovecot.append(USER, folder, HOLIDAY_PHOTOS)
+    second = dovecot.append(USER, folder, reply)
     tracked: set[str] = set()
     judge = Screen(
         default_phrasebook(), "in", threaded=lambda ids: bool(tracked & set(ids)), ours=bool
     )
     with dovecot.client(USER) as client:
-        client.select_folder("Threads", readonly=True)
-        items = staged_fetch(Recorder(client), "Threads", [first, second], judge)
+        client.select_folder(folder, readonly=True)
+        items = staged_fetch(Recorder(client), folder, [first, second], judge, batch=batch)
         assert isinstance(next(items), Screened)
         tracked.add("att.1@example.org")  # as if the pipeline had tracked the first one
         answer = next(items)
-    assert isinstance(answer, Fetched) and b"See you then!" in answer.raw
+    assert isinstance(answer, Fetched) and b"bring the slides" in answer.raw
+
+
+def plain(headers: str, body: str) -> bytes:
+    return crlf(
+        (
+            "From: Sam Ortiz <sam@example.org>\nTo: Jane Doe <jane@example.com>\n"
+            f"Date: Tue, 03 Nov 2026 11:00:00 +0100\n{headers}"
+            "Content-Type: text/plain; charset=utf-8\n\n"
+            f"{body}\n"
+        ).encode()
+    )
+
+
+def test_replies_to_mail_passed_by_its_probe_a_batch_earlier_are_read(dovecot: Dovecot) -> None:
+    """A batch is judged before the probes of the batch before it are: a reply to mail
+    whose probe found a job phrase is judged before that is known, and must still be read
+    as job mail, and so must a reply to that reply."""
+    invitation = crlf((TESTS / "samples" / "03_invite_text_initech.eml").read_bytes())
+    invitation = re.sub(rb"(?m)^Subject: .*$", b"Subject: a note", invitation)
+    invitation_id = "f3b1c9a2-55d0-4e8e-9a51-initech03@initech.example"
+    assert f"<{invitation_id}>".encode() in invitation
+    folder = threads_folder(dovecot)
+    uids = [
+        dovecot.append(USER, folder, raw)
+        for raw in (
+            invitation,
+            plain(
+                "Subject: Re: a note\nMessage-ID: <r1@example.org>\n"
+                f"In-Reply-To: <{invitation_id}>\n",
+                "Thursday works for me, thank you.",
+            ),
+            plain(
+                "Subject: Re: a note\nMessage-ID: <r2@example.org>\n"
+                "In-Reply-To: <r1@example.org>\n",
+                "I will bring the slides.",
+            ),
+            plain("Subject: lunch\nMessage-ID: <l1@example.org>\n", "Pizza at noon?"),
+        )
+    ]
+    with dovecot.client(USER) as client:
+        client.select_folder(folder, readonly=True)
+        items = list(staged_fetch(Recorder(client), folder, uids, screen(), batch=1))
+    assert [type(i) for i in items] == [Fetched, Fetched, Fetched, Screened]
+    assert b"Thursday works for me" in items[1].raw  # type: ignore[union-attr]
+    assert b"bring the slides" in items[2].raw  # type: ignore[union-attr]
+    assert full_recognition(items[0].raw).kind is Kind.INVITATION  # type: ignore[union-attr]
+
+
+class InFlight(Recorder):
+    """A Recorder that also notes which tickets were sent and not yet collected, and how
+    many messages' first stage was asked for."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.open: list[Ticket] = []
+        self.first_stage: list[int] = []
+
+    def send(self, requests: Sequence[Request]) -> Ticket:
+        ticket = super().send(requests)
+        self.open.append(ticket)
+        for uids, items in requests:
+            if b"BODYSTRUCTURE" in items:
+                self.first_stage += uids
+        return ticket
+
+    def collect(self, ticket: Ticket) -> dict[int, dict[bytes, Any]]:
+        self.open.remove(ticket)
+        return super().collect(ticket)
+
+
+def test_a_scan_closed_early_with_several_stages_in_flight_leaves_the_connection_usable(
+    dovecot: Dovecot, seeded: dict[int, bytes]
+) -> None:
+    """While the first batch is handed over, later batches' probes, bodies and first
+    stage are in flight: closing the scan must read every answer."""
+    uids = sorted(seeded)
+    with dovecot.client(USER) as client:
+        client.select_folder("INBOX", readonly=True)
+        recorder = InFlight(client)
+        items = staged_fetch(recorder, "INBOX", uids, screen(), batch=4)
+        assert next(items).uid == uids[0]
+        assert len(recorder.open) >= 2
+        items.close()
+        assert recorder.open == [] and recorder.pipeline.idle
+        assert client.search(["UID", str(uids[0])]) == [uids[0]]
+        size = client.fetch([uids[1]], ["RFC822.SIZE"])[uids[1]][b"RFC822.SIZE"]
+        assert size == len(seeded[uids[1]])
+
+
+def test_a_scan_holds_a_few_batches_at_most(dovecot: Dovecot, seeded: dict[int, bytes]) -> None:
+    """Memory stays flat however big the folder: the first stage is asked for at most
+    four batches ahead of what has been handed over."""
+    uids = sorted(seeded)
+    handed: list[int] = []
+    ahead: list[int] = []
+    with dovecot.client(USER) as client:
+        client.select_folder("INBOX", readonly=True)
+        recorder = InFlight(client)
+        for item in staged_fetch(recorder, "INBOX", uids, screen(), batch=10):
+            handed.append(item.uid)
+            ahead.append(len(recorder.first_stage) - len(handed))
+    assert handed == uids
+    # Asked for ahead: more than the next batch (the stages overlap), at most four.
+    assert 2 * 10 < max(ahead) <= 4 * 10
+    assert recorder.open == []
 
 
 @pytest.mark.parametrize("tls", ["implicit", "starttls"])

@@ -178,132 +178,217 @@ def staged_fetch(
 ) -> Iterator[Fetched | Screened]:
     """Fetch `uids` in stages (see the module docstring), `batch` at a time, in UID order.
 
-    The next batch's first stage is sent as soon as this batch's has been read, so the
-    server works on it while this batch is judged and handed over (a worker process reading
-    the candidates makes the hand-over too short to hide it behind; probes sent after it
-    wait for it, but this batch's judging hides most of that). While this generator is
-    suspended a command may be in flight: the caller must not use the connection until
-    it is exhausted or closed (closing reads the answer, so the connection stays usable).
+    The stages of neighbouring batches overlap, so that the server answers one command
+    while this process works on other batches: it is not waited for while there is other
+    work. Each round reads batch N+2's first stage and judges it, reads N+1's probes and
+    judges them, then hands N over (`_Batch`); what a step sends is read a round later,
+    so while N is handed over, N+1's candidates' bodies, N+2's probes and N+3's first
+    stage are in flight. Bodies beyond CANDIDATE_BYTES in a batch, and those of messages
+    found to join a thread only when handed over, are read when due.
+
+    While this generator is suspended commands are in flight: the caller must not use
+    the connection until it is exhausted or closed (closing reads every answer still due,
+    so the connection stays usable).
     """
+    flights = _Flights(stages)
+    count = -(-len(uids) // batch)
+    live: dict[int, _Batch] = {}  # at most four batches: flat memory however many
 
-    def fetch(requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
-        return stages.collect(stages.send(requests))
+    def numbered(number: int) -> _Batch:
+        if number not in live:
+            live[number] = _Batch(list(uids[number * batch : (number + 1) * batch]))
+        return live[number]
 
-    batches = [list(uids[i : i + batch]) for i in range(0, len(uids), batch)]
-    ahead = _Ahead(stages, batches[0] if batches else [])
-    ahead.send()
+    if count:
+        numbered(0).send_first(flights)
     try:
-        for number, current in enumerate(batches):
-            found = ahead.take(batches[number + 1] if number + 1 < len(batches) else [])
-            ahead.send()
-            yield from _batch(fetch, folder, current, found, screen)
+        for number in range(-2, count):
+            # The steps run in the order their answers come on the connection: each
+            # collects what the same step sent a round earlier, and reads nothing later.
+            if number + 2 < count:
+                following = numbered(number + 3) if number + 3 < count else None
+                numbered(number + 2).judge(flights, folder, screen, following)
+            if 0 <= number + 1 < count:
+                live[number + 1].probed(flights, screen)
+            if number >= 0:
+                yield from live.pop(number).hand_over(flights, folder, screen)
     finally:
-        ahead.drain()
+        flights.drain()
 
 
-class _Ahead:
-    """The first stage of the batch after the current one: sent early, taken in turn."""
+class _Flights:
+    """The scan's tickets in flight, so that a scan closed early reads all their answers."""
 
-    def __init__(self, stages: Stages, batch: list[int]) -> None:
+    def __init__(self, stages: Stages) -> None:
         self._stages = stages
-        self._batch = batch
-        self._ticket: Ticket | None = None
+        self._open: list[Ticket] = []  # oldest first
+        self._failed = False
 
-    def send(self) -> None:
-        """Send it, unless sent already or there is no next batch."""
-        if self._ticket is None and self._batch:
-            self._ticket = self._stages.send([(self._batch, FIRST_STAGE)])
+    def send(self, requests: Sequence[Request]) -> Ticket:
+        try:
+            ticket = self._stages.send(requests)
+        except BaseException:
+            self._failed = True
+            raise
+        self._open.append(ticket)
+        return ticket
 
-    def take(self, following: list[int]) -> dict[int, dict[bytes, Any]]:
-        """Its answers (sent now if not yet); `following` becomes the next batch."""
-        self.send()
-        ticket, self._ticket, self._batch = self._ticket, None, following
-        return self._stages.collect(ticket) if ticket is not None else {}
+    def collect(self, ticket: Ticket) -> dict[int, dict[bytes, Any]]:
+        self._open = [t for t in self._open if t is not ticket]
+        try:
+            return self._stages.collect(ticket)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def fetch(self, requests: Sequence[Request]) -> dict[int, dict[bytes, Any]]:
+        return self.collect(self.send(requests))
 
     def drain(self) -> None:
-        """Read the answer of a command still in flight: the connection stays usable."""
-        if self._ticket is not None:
-            ticket, self._ticket = self._ticket, None
-            self._stages.collect(ticket)
+        """Read every answer still due, unless the connection failed (it is dropped then)."""
+        while self._open and not self._failed:
+            self.collect(self._open[0])
 
 
-def _batch(
-    fetch: Fetch,
-    folder: str,
-    batch: list[int],
-    found: dict[int, dict[bytes, Any]],
-    screen: Screen,
-) -> Iterator[Fetched | Screened]:
-    """One batch from its first stage's answers."""
-    judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]] = {}
-    probes: dict[str, list[tuple[int, Leaf]]] = {}
-    for uid in batch:
-        item = found.get(uid)
-        if item is None or b"BODYSTRUCTURE" not in item:
-            continue  # expunged meanwhile
-        fields = header_fields(_header_block(item))
-        tree = _structure_or_text(folder, uid, item[b"BODYSTRUCTURE"])
-        judgement = screen.judge(fields, _has_calendar(tree))
-        verdict, reason = judgement.verdict, judgement.reason
-        if verdict is Verdict.PROBE:
-            leaf = probe_leaf(tree)
-            if leaf is None:
-                verdict, reason = Verdict.NOT, "no text part"
-            else:
-                probes.setdefault(leaf.section, []).append((uid, leaf))
-        judged[uid] = (fields, tree, verdict, reason)
-    _run_probes(fetch, probes, judged, screen)
-    # When the first candidate not read yet is due, read it with those after it, as many
-    # as the budget allows: a few FETCH commands per batch instead of one per candidate.
-    pending = [uid for uid in batch if uid in judged and judged[uid][2] is Verdict.JOB]
-    requested: set[int] = set()
-    bodies: dict[int, bytes] = {}
-    for uid in batch:
-        if uid not in judged:
-            continue
-        fields, tree, verdict, reason = judged[uid]
-        # A message earlier in this batch may have started the thread since it was judged.
-        if verdict is not Verdict.JOB and screen.joins_thread(fields):
-            verdict = Verdict.JOB
-        if verdict is Verdict.JOB:
-            if uid not in requested:
-                later = [u for u in pending if u not in requested and u != uid]
-                chunk = within_budget([(u, judged[u][1]) for u in [uid, *later]])
-                requested.update(u for u, _ in chunk)
-                bodies.update(bounded_messages(fetch, chunk))
-            raw = bodies.pop(uid, None)  # None: expunged meanwhile
-            if raw is not None:
-                yield Fetched(folder=folder, key=str(uid), uid=uid, raw=raw)
-        else:
-            yield Screened(folder, str(uid), uid, message_id(fields), reason)
+# A message as judged: its header fields and body structure, the verdict and its reason.
+_Judged = tuple[dict[str, str], Leaf | Multipart, Verdict, str]
 
 
-def _run_probes(
-    fetch: Fetch,
-    probes: dict[str, list[tuple[int, Leaf]]],
-    judged: dict[int, tuple[dict[str, str], Leaf | Multipart, Verdict, str]],
-    screen: Screen,
-) -> None:
-    """Fetch the top of each probed message's text (one FETCH per section, all sent
-    together) and judge it."""
-    data = fetch(
-        [
-            ([uid for uid, _ in members], [f"BODY.PEEK[{section}]<0.{PROBE_BYTES}>".encode()])
-            for section, members in probes.items()
-        ]
-    )
-    for section, members in probes.items():
-        key = f"BODY[{section}]<0>".encode()
-        for uid, leaf in members:
-            fields, tree, _verdict, _reason = judged[uid]
-            raw = data.get(uid, {}).get(key) or b""
-            text = probe_text(
-                bytes(raw), leaf.encoding, leaf.params.get("charset", ""), leaf.ctype == "text/html"
+class _Batch:
+    """One batch on its way through the stages: judged, probed, handed over.
+
+    Why judging ahead of handing over is safe: what the screen knows that changes during
+    a scan is which threads mail belongs to, the ids of the mail it passed (`judge`,
+    `probe`) and the tracker's threads (grown as the caller records what is handed over,
+    `Screen.threaded`), and both only grow. (Whether a sent message is one of followupd's
+    drafts does not change: drafts are made after a sync, not while it records.) Batch
+    N+2 is judged before N+1's probes are judged and before N and N+1 are recorded, so it
+    may not know yet that one of its messages joins a thread: the message then gets the
+    verdict the rest of the screen gives it instead of "in a tracked thread". Just before
+    a message that is not JOB is handed over, every message before it has been probed,
+    passed and recorded, so `joins_thread` then answers as at its turn; a message that
+    joins is read (its body fetched then) and judged again, so that the screen also
+    counts it as passed, as it would have. A message judged JOB early is JOB either way.
+    So each message is read exactly when judging it in turn would read it, except that,
+    as before within a batch, the check also knows mail passed up to two batches later:
+    a message that answers a later one (mail out of order) may be read where it would
+    not have been, which costs a fetch and misses nothing.
+    """
+
+    def __init__(self, uids: list[int]) -> None:
+        self.uids = uids
+        self._first: Ticket | None = None
+        self._judged: dict[int, _Judged] = {}
+        self._probes: dict[str, list[tuple[int, Leaf]]] = {}
+        self._probing: Ticket | None = None
+        self._pending: list[int] = []  # the candidates, in UID order
+        self._requested: set[int] = set()
+        self._reading: tuple[Ticket, _Groups] | None = None
+
+    def send_first(self, flights: _Flights) -> None:
+        """Ask for the first stage: body structures and the screen's header fields."""
+        self._first = flights.send([(self.uids, FIRST_STAGE)])
+
+    def judge(
+        self, flights: _Flights, folder: str, screen: Screen, following: _Batch | None
+    ) -> None:
+        """Read the first stage (and send the following batch's), judge, send the probes."""
+        assert self._first is not None
+        found = flights.collect(self._first)
+        self._first = None
+        if following is not None:
+            following.send_first(flights)
+        for uid in self.uids:
+            item = found.get(uid)
+            if item is None or b"BODYSTRUCTURE" not in item:
+                continue  # expunged meanwhile
+            fields = header_fields(_header_block(item))
+            tree = _structure_or_text(folder, uid, item[b"BODYSTRUCTURE"])
+            judgement = screen.judge(fields, _has_calendar(tree))
+            verdict, reason = judgement.verdict, judgement.reason
+            if verdict is Verdict.PROBE:
+                leaf = probe_leaf(tree)
+                if leaf is None:
+                    verdict, reason = Verdict.NOT, "no text part"
+                else:
+                    self._probes.setdefault(leaf.section, []).append((uid, leaf))
+            self._judged[uid] = (fields, tree, verdict, reason)
+        if self._probes:
+            # The top of each probed message's text: one FETCH per section, sent together.
+            self._probing = flights.send(
+                [
+                    (
+                        [uid for uid, _ in members],
+                        [f"BODY.PEEK[{section}]<0.{PROBE_BYTES}>".encode()],
+                    )
+                    for section, members in self._probes.items()
+                ]
             )
-            if screen.probe(fields, text):
-                judged[uid] = (fields, tree, Verdict.JOB, "job phrase near the top")
+
+    def probed(self, flights: _Flights, screen: Screen) -> None:
+        """Read the probes and judge them; send the first candidates' bodies."""
+        data = flights.collect(self._probing) if self._probing is not None else {}
+        self._probing = None
+        judged = self._judged
+        for section, members in self._probes.items():
+            key = f"BODY[{section}]<0>".encode()
+            for uid, leaf in members:
+                fields, tree, _verdict, _reason = judged[uid]
+                raw = data.get(uid, {}).get(key) or b""
+                text = probe_text(
+                    bytes(raw),
+                    leaf.encoding,
+                    leaf.params.get("charset", ""),
+                    leaf.ctype == "text/html",
+                )
+                if screen.probe(fields, text):
+                    judged[uid] = (fields, tree, Verdict.JOB, "job phrase near the top")
+                else:
+                    judged[uid] = (fields, tree, Verdict.NOT, "no job phrase near the top")
+        self._probes = {}
+        self._pending = [
+            uid for uid in self.uids if uid in judged and judged[uid][2] is Verdict.JOB
+        ]
+        if self._pending:
+            chunk = within_budget([(uid, judged[uid][1]) for uid in self._pending])
+            self._requested.update(uid for uid, _ in chunk)
+            groups = _groups(chunk)
+            self._reading = (flights.send(_body_requests(groups)), groups)
+
+    def hand_over(
+        self, flights: _Flights, folder: str, screen: Screen
+    ) -> Iterator[Fetched | Screened]:
+        """Each message in UID order: the candidates with their bodies, the rest screened."""
+        bodies: dict[int, bytes] = {}
+        if self._reading is not None:
+            ticket, groups = self._reading
+            self._reading = None
+            bodies = _assemble(groups, flights.collect(ticket))
+        for uid in self.uids:
+            if uid not in self._judged:
+                continue
+            fields, tree, verdict, reason = self._judged.pop(uid)
+            # Mail handed over since it was judged may have started its thread: the
+            # batches before this one were judged before it, but their probes were read and
+            # their messages recorded later (see `_Batch`).
+            if verdict is not Verdict.JOB and screen.joins_thread(fields):
+                # Judged again, now JOB: so that the screen counts it as passed, as it
+                # would had it been judged now, and a reply to it joins too.
+                screen.judge(fields, _has_calendar(tree))
+                verdict = Verdict.JOB
+            if verdict is Verdict.JOB:
+                if uid not in self._requested:
+                    # When the first candidate not read yet is due, read it with those after
+                    # it, as many as the budget allows.
+                    later = [u for u in self._pending if u not in self._requested and u > uid]
+                    chunk = within_budget([(uid, tree), *((u, self._judged[u][1]) for u in later)])
+                    self._requested.update(u for u, _ in chunk)
+                    bodies.update(bounded_messages(flights.fetch, chunk))
+                raw = bodies.pop(uid, None)  # None: expunged meanwhile
+                if raw is not None:
+                    yield Fetched(folder=folder, key=str(uid), uid=uid, raw=raw)
             else:
-                judged[uid] = (fields, tree, Verdict.NOT, "no job phrase near the top")
+                yield Screened(folder, str(uid), uid, message_id(fields), reason)
 
 
 def bounded_messages(
@@ -314,12 +399,28 @@ def bounded_messages(
     Messages whose trees ask for the same items share one FETCH, and the FETCH commands go
     out together; an expunged message is absent.
     """
-    groups: dict[tuple[bytes, ...], list[tuple[int, Leaf | Multipart]]] = {}
+    groups = _groups(candidates)
+    return _assemble(groups, fetch(_body_requests(groups)))
+
+
+# Candidates by the items their trees ask for.
+_Groups = dict[tuple[bytes, ...], list[tuple[int, Leaf | Multipart]]]
+
+
+def _groups(candidates: Sequence[tuple[int, Leaf | Multipart]]) -> _Groups:
+    groups: _Groups = {}
     for uid, tree in candidates:
         wanted = [b"BODY.PEEK[HEADER]"]
         _items(tree, wanted)
         groups.setdefault(tuple(wanted), []).append((uid, tree))
-    data = fetch([([uid for uid, _ in members], items) for items, members in groups.items()])
+    return groups
+
+
+def _body_requests(groups: _Groups) -> list[Request]:
+    return [([uid for uid, _ in members], items) for items, members in groups.items()]
+
+
+def _assemble(groups: _Groups, data: dict[int, dict[bytes, Any]]) -> dict[int, bytes]:
     found: dict[int, bytes] = {}
     for members in groups.values():
         for uid, tree in members:

@@ -82,11 +82,12 @@ class Ticket:
 class Pipeline:
     """FETCH commands in flight on one connection, their answers read in order.
 
-    A scan sends the next batch's first stage before it hands over the current batch,
-    so the server works on it meanwhile. Answers arrive in the order the commands were
-    sent; collecting a ticket reads every answer up to its own and keeps those of later
-    tickets for them. Tickets in flight together must ask about different messages.
-    Nothing else may use the connection while a ticket is in flight.
+    A scan keeps a command of each stage in flight for batches ahead of the one it hands
+    over, so the server works on them meanwhile (`imap_fetch.staged_fetch`). Answers
+    arrive in the order the commands were sent; collecting a ticket reads every answer up
+    to its own and keeps those of later tickets for them. Tickets in flight together must
+    ask about different messages. Nothing else may use the connection while a ticket is
+    in flight.
     """
 
     def __init__(self, wire: Wire, new_tag: Callable[[], bytes]) -> None:
