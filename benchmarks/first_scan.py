@@ -18,9 +18,9 @@ b. a bare batched FETCH of BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE
 c. a naive baseline: FETCH RFC822 in batches and `mailparser.parse_from_bytes` on each;
 d. `run --once` again on the state (a) left: the resync of a restarted daemon, with nothing
    new (the one measurement that starts with Dovecot's cache as the others left it);
-e. with --compare-inline, (a) again on fresh states, once with the worker process started
-   whatever the machine's load (followupd starts it only when a core is idle, see
-   `ingest_worker.spare_core`), once with `scan_worker: false`: every candidate parsed and
+e. with --compare-inline, (a) again on fresh states, once with `scan_worker: true` (the
+   default: candidates read in a worker process on a machine with two cores or more, see
+   `ingest_worker.second_core`), once with `scan_worker: false`: every candidate parsed and
    recognised in the scanning process itself (A/B in the same run).
 
 For each: wall seconds, messages per second, bytes the server sent (from Dovecot's logout
@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import logging
 import os
 import pstats
 import random
@@ -181,9 +182,33 @@ def measured(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
     return wall, out.decode("utf-8", "replace")
 
 
+def _text(out: str, name: str) -> str:
+    match = re.search(rf"^{name}=(.*)$", out, re.M)
+    return match.group(1) if match else ""
+
+
 def _figure(out: str, name: str) -> float:
     match = re.search(rf"^{name}=([\d.]+)$", out, re.M)
     return float(match.group(1)) if match else 0.0
+
+
+_LANE = re.compile(
+    r"(\d+) candidates read by the worker; (\d+) read here instead as it was late, (\d+)"
+    r" kept from it while it lagged; ([\d.]+) s waited for it"
+)
+
+
+class _LaneLog(logging.Handler):
+    """Sums what `ingest_order.Lane.finish` logs of each folder read with the worker."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.figures = [0.0, 0.0, 0.0, 0.0]  # by the worker, taken back, kept, s waited
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _LANE.search(record.getMessage())
+        if match:
+            self.figures = [a + float(b) for a, b in zip(self.figures, match.groups(), strict=True)]
 
 
 def worker(mode: str, host: str, port: int, password: str) -> int:
@@ -199,11 +224,9 @@ def worker(mode: str, host: str, port: int, password: str) -> int:
     if mode in ("followupd", "resync", "inline", "worker"):
         from followupd.cli import main as cli_main
 
-        if mode == "worker":
-            import followupd.pipeline
-
-            followupd.pipeline.spare_core = lambda: True  # measure the worker itself
-
+        lanes = _LaneLog()
+        logging.getLogger("followupd.ingest_order").setLevel(logging.DEBUG)
+        logging.getLogger("followupd.ingest_order").addHandler(lanes)
         profiler = cProfile.Profile() if os.environ.get("FUPD_BENCH_PROFILE") else None
         code = 0
         try:
@@ -224,6 +247,7 @@ def worker(mode: str, host: str, port: int, password: str) -> int:
             stats.sort_stats("tottime").print_stats(30)
         if code:
             return code
+        print(f"lanes={json.dumps(lanes.figures)}")
     else:
         item = HEADER_FIELDS if mode == "headers" else b"RFC822"
         result = naive_baseline(server, item, parse=mode == "naive")
@@ -292,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             with pooled.open("a") as f:
                 f.write("\nscan_worker: true\n")
             worker_args = ["run", "--once", "--now", NOW, "--config", str(pooled)]
-            plan.append(("e1. (a) with the worker, always", "worker", worker_args))
+            plan.append(("e1. (a) with scan_worker: true", "worker", worker_args))
             plan.append(("e2. (a) with scan_worker: false", "inline", inline_args))
         outputs: dict[str, str] = {}
         assert server.process is not None
@@ -354,6 +378,14 @@ def main(argv: list[str] | None = None) -> int:
     print(" of that process; MB sent: by the server; RSS MB: peak of the process; wrk: of")
     print(" the worker process the scan started (scan_worker), if any; Dov: CPU s of Dovecot's")
     print(" IMAP processes meanwhile; sum: both peaks)")
+    for label, mode, _extra in plan:
+        by, back, kept, waited = json.loads(_text(outputs[mode], "lanes") or "[0, 0, 0, 0]")
+        if by or back or kept:
+            print(
+                f"{label.split('.')[0]}: candidates read by the worker {by:.0f}, read in the"
+                f" scanning process as the worker was late {back:.0f}, while it lagged"
+                f" {kept:.0f}; waited for it {waited:.2f} s"
+            )
     print()
     recognised = outputs["followupd"].count("recognised ")
     print(

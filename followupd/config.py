@@ -250,10 +250,9 @@ class Config(_Strict):
     notify: NotifySettings | None = None  # off unless configured
     # The first read of a folder looks back this many days (IMAP SEARCH SINCE); null: all.
     lookback_days: int | None = Field(default=60, ge=0)
-    # A big first read parses and recognises candidates in a second process (with a core to
-    # spare). Off by default: on the shared two-core machine it was measured on it cut the
-    # scanning process's CPU by a fifth but not the scan's time (benchmarks/first_scan.py).
-    scan_worker: bool = False
+    # A big first read parses and recognises candidates in a second process (with two cores
+    # or more), on idle CPU time only; the scan reads them itself when it is late.
+    scan_worker: bool = True
     references: list[dict[str, str]] = []
 
     # Where the file was read from; relative paths inside it are resolved against its folder.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -37,9 +38,11 @@ MAX_HELD = 10 * SCREENED_BATCH
 # How long the scan waits for the worker's answer before reading the candidate itself.
 # The worker reads in order, so the answer waited for is the one it is reading now: when
 # it runs, that takes at most one reading (1 ms typically, 4-5 ms at most, measured on the
-# labelled mail and on a 256 KB text); the rest leaves room for a scheduler tick or two.
+# labelled mail and on a 256 KB text). Reading it here takes as long, so waiting longer
+# than the slowest reading is a worse bet than reading it (on the busy 2-core machine a
+# 20 ms grace added up to 0.3 s of waiting in a 4 s scan, with no answer given up on).
 # A stopped worker costs the scan this once: after that nothing waits for it.
-GRACE_SECONDS = 0.02
+GRACE_SECONDS = 0.005
 # The end of the Message-ID `parse.synthesise_message_id` gives a message without one:
 # such an id is in no message's bytes.
 SYNTHESISED_SUFFIX = "@followupd.invalid"
@@ -121,6 +124,8 @@ class Lane:
         self._count = 0
         self.by_worker = 0  # candidates recorded from the worker's reading
         self.taken_back = 0  # handed to the worker, then read here as it was late
+        self.kept = 0  # read here while the worker lagged, never handed over
+        self.waited = 0.0  # seconds the scan waited for the worker
 
     def add(self, item: Fetched | Screened) -> None:
         """Hand over the next message; records what is ready, waits when too much is pending."""
@@ -145,6 +150,8 @@ class Lane:
                 ticket = self.worker.submit(item.raw, self._direction)
             except WorkerDied as exc:
                 self._broke(exc)
+        if ticket is None and not self.worker.broken:
+            self.kept += 1
         self._queue.append(_InFlight(item, ticket, id_fields(item.raw)))
         self._count += 1
         self._bytes += len(item.raw)
@@ -182,11 +189,14 @@ class Lane:
         """Record everything still pending (the worker's late answers read here instead)."""
         self._advance(wait=True)
         self._flush()
-        if self.taken_back:
+        if self.by_worker or self.taken_back or self.kept:
             log.debug(
-                "%d candidates read by the worker; %d read here instead as it was late",
+                "%d candidates read by the worker; %d read here instead as it was late, %d"
+                " kept from it while it lagged; %.3f s waited for it",
                 self.by_worker,
                 self.taken_back,
+                self.kept,
+                self.waited,
             )
 
     def _make_room(self, size: int) -> None:
@@ -236,8 +246,12 @@ class Lane:
         if not wait:
             return False
         # Once late, the worker is not waited for again until it has caught up.
-        if not worker.lagging() and worker.ready(head.ticket, within=self.grace):
-            return True
+        if not worker.lagging():
+            start = time.monotonic()
+            answered = worker.ready(head.ticket, within=self.grace)
+            self.waited += time.monotonic() - start
+            if answered:
+                return True
         worker.abandon(head.ticket)
         head.ticket = None
         self.taken_back += 1

@@ -167,19 +167,18 @@ def _serve(tasks: Connection, results: Connection, zone: ZoneInfo, me: tuple[str
             return  # the main process has gone
 
 
-def spare_core() -> bool:
-    """Whether a core is free for the worker besides the scan's own.
+def second_core() -> bool:
+    """Whether this process may run on two cores or more: one for the scan, one for the worker.
 
-    On a machine whose cores are busy already, a worker only takes CPU from the scan and
-    the mail server (measured in benchmarks/first_scan.py --compare-inline): the
-    1-minute load average must leave a core idle.
+    How busy they are does not matter (it may change during the scan, and the load average
+    lags behind it): the worker runs on idle CPU time only, and the scan reads a candidate
+    itself when the worker is late (`ingest_order.GRACE_SECONDS`).
     """
-    cores = os.cpu_count() or 1
     try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this system: assume a quiet machine
-        load = 0.0
-    return cores >= 2 and load < cores - 1
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on this system: every core
+        usable = os.cpu_count() or 1
+    return usable >= 2
 
 
 def _widen(conn: Connection) -> int:

@@ -14,7 +14,7 @@ from followupd.compose import compose_draft
 from followupd.config import Config
 from followupd.errors import FollowupdError, MailboxError
 from followupd.ingest_order import Lane
-from followupd.ingest_worker import Failure, Reading, Worker, settle, spare_core
+from followupd.ingest_worker import Failure, Reading, Worker, second_core, settle
 from followupd.mailbox.base import Fetched, Mailbox, Screened
 from followupd.model import Address, Kind, ParsedMessage, Recognition
 from followupd.planner import Person, plan_application, why_dropped
@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 # cold disk cache) and each candidate it reads saves the scan about 2.3 ms: with some 2 %
 # of mail being candidates, that is 46 ms per 1,000 messages, so from about 3,000 on the
 # worker has paid for itself. The daemon's usual few new messages stay in this process, and
-# so does everything when no core is idle (`ingest_worker.spare_core`).
+# so does everything on a machine with one core (`ingest_worker.second_core`). However busy
+# the cores, the worker costs the scan little: it runs on idle CPU time only, and when its
+# answer is late the scan reads the candidate itself (`ingest_order.GRACE_SECONDS`).
 OFFLOAD_FROM = 3000
 
 
@@ -194,7 +196,7 @@ class Engine:
 
     def _offload_at(self, count: int | None) -> int | None:
         """After how many messages of a first read the worker takes over (None: never)."""
-        if not self.config.scan_worker or not spare_core():
+        if not self.config.scan_worker or not second_core():
             return None
         if count is None:  # a store that cannot tell: from when the read has become big
             return self.offload_from
