@@ -512,6 +512,48 @@ def test_header_fields_are_read_however_the_server_spells_their_section() -> Non
     ]
 
 
+class Breaking(Canned):
+    """Canned answers until the connection breaks, at the `breaks_at`-th collect."""
+
+    def __init__(self, answers: dict[int, dict[bytes, Any]], breaks_at: int) -> None:
+        super().__init__(answers)
+        self.breaks_at = breaks_at
+        self.sent = 0
+        self.collects = 0
+
+    def send(self, requests: Sequence[Request]) -> Ticket:
+        self.sent += 1
+        return super().send(requests)
+
+    def collect(self, ticket: Ticket) -> dict[int, dict[bytes, Any]]:
+        self.collects += 1
+        if self.collects >= self.breaks_at:
+            raise OSError("connection reset by peer")
+        return super().collect(ticket)
+
+
+def test_a_broken_connection_is_reported_not_read_again() -> None:
+    """Commands are in flight when the connection breaks: its error reaches the caller,
+    and the scan does not try to read their answers from the dead connection."""
+    text = (b"text", b"plain", (b"charset", b"utf-8"), None, None, b"7bit", b"20", b"1")
+    header = b"From: Sam <sam@example.org>\r\nSubject: lunch\r\nMessage-ID: <m.%d@d>\r\n"
+    answers = {
+        uid: {
+            b"UID": uid,
+            b"BODYSTRUCTURE": text,
+            HEADER_ITEM.replace(b".PEEK", b""): header % uid,
+            b"BODY[1]<0>": b"Pizza at noon?",
+        }
+        for uid in range(1, 21)
+    }
+    judge = Screen(default_phrasebook(), "in", threaded=lambda ids: False, ours=bool)
+    stages = Breaking(answers, breaks_at=5)
+    with pytest.raises(OSError, match="reset by peer"):
+        list(staged_fetch(stages, "INBOX", list(answers), judge, batch=2))
+    assert stages.collects == 5
+    assert stages.sent > stages.collects  # answers were still due, and left alone
+
+
 def nested(depth: int) -> Any:
     """A multipart with one multipart in it, and so on `depth` times (hostile mail)."""
     node: Any = (b"text", b"plain", None, None, None, b"7bit", b"10", b"1")

@@ -8,7 +8,10 @@
 3. For candidates: the header, the text parts (at most `TEXT_LIMIT` bytes each) and the
    calendar parts, put back together as one MIME message for the usual parser. Other
    attachments are never fetched. Candidates whose structures ask for the same sections
-   share one FETCH, up to `CANDIDATE_BYTES` held at a time.
+   share one FETCH, up to `CANDIDATE_BYTES` of a batch read at a time.
+
+The stages of neighbouring batches overlap (`staged_fetch`): the server answers one
+batch's commands while this process judges or hands over another's.
 
 Every body item is a BODY.PEEK, so nothing is marked \\Seen (the folder is also EXAMINEd).
 """
@@ -184,7 +187,8 @@ def staged_fetch(
     judges them, then hands N over (`_Batch`); what a step sends is read a round later,
     so while N is handed over, N+1's candidates' bodies, N+2's probes and N+3's first
     stage are in flight. Bodies beyond CANDIDATE_BYTES in a batch, and those of messages
-    found to join a thread only when handed over, are read when due.
+    found to join a thread only when handed over, are read when due; so at most two
+    batches' bodies, CANDIDATE_BYTES each, are held at once.
 
     While this generator is suspended commands are in flight: the caller must not use
     the connection until it is exhausted or closed (closing reads every answer still due,
