@@ -119,9 +119,9 @@ class Lane:
         if worker is not None and offload_at == 0:
             worker.start()  # it starts while the first batch is screened
         self._queue: deque[Screened | _InFlight] = deque()
+        self._held: deque[_InFlight] = deque()  # the candidates in `_queue`, oldest first
         self._batch: list[Screened] = []
         self._bytes = 0
-        self._count = 0
         self.by_worker = 0  # candidates recorded from the worker's reading
         self.taken_back = 0  # handed to the worker, then read here as it was late
         self.kept = 0  # read here while the worker lagged, never handed over
@@ -152,15 +152,16 @@ class Lane:
                 self._broke(exc)
         if ticket is None and not self.worker.broken:
             self.kept += 1
-        self._queue.append(_InFlight(item, ticket, id_fields(item.raw)))
-        self._count += 1
+        entry = _InFlight(item, ticket, id_fields(item.raw))
+        self._queue.append(entry)
+        self._held.append(entry)
         self._bytes += len(item.raw)
         self._advance(wait=False)
 
     @property
     def in_flight(self) -> int:
         """Candidates handed to the worker (or kept from it) and not yet recorded."""
-        return self._count
+        return len(self._held)
 
     def threaded(self, ids: list[str]) -> bool:
         """Whether `ids` belong to a tracked thread, as if every earlier message were recorded.
@@ -171,8 +172,8 @@ class Lane:
         if self._threaded(ids):
             return True
         last = None
-        for entry in self._queue:
-            if isinstance(entry, _InFlight) and may_hold(entry.fields, ids):
+        for entry in self._held:
+            if may_hold(entry.fields, ids):
                 last = entry
         if last is None:
             return False
@@ -201,13 +202,12 @@ class Lane:
 
     def _make_room(self, size: int) -> None:
         """Record from the front (waiting) while a message of `size` bytes would be too many."""
-        while self._count and (
-            self._count >= MAX_IN_FLIGHT
+        while self._held and (
+            len(self._held) >= MAX_IN_FLIGHT
             or self._bytes + size > MAX_IN_FLIGHT_BYTES
             or len(self._queue) >= MAX_HELD
         ):
-            oldest = next(e for e in self._queue if isinstance(e, _InFlight))
-            self._advance(wait=True, until=oldest)
+            self._advance(wait=True, until=self._held[0])
 
     def _advance(self, *, wait: bool, until: _InFlight | None = None) -> None:
         """Record from the front: while ready, or (`wait`) up to `until` or everything."""
@@ -220,7 +220,7 @@ class Lane:
             if head.ticket is not None and not self._due(head, wait=wait):
                 return
             self._queue.popleft()
-            self._count -= 1
+            self._held.popleft()
             self._bytes -= len(head.fetched.raw)
             reading: Reading | None = None
             if head.ticket is not None:
