@@ -398,6 +398,27 @@ def test_a_scan_holds_a_few_batches_at_most(dovecot: Dovecot, seeded: dict[int, 
     assert recorder.open == []
 
 
+def test_mail_expunged_while_the_scan_runs_is_left_out(dovecot: Dovecot) -> None:
+    """Another client expunges two messages while later batches are in flight: one
+    already judged (its text not read yet), one not asked about yet. The scan leaves
+    both out and reads everything else, in order."""
+    with dovecot.client(USER) as client:
+        if not client.folder_exists("Expunged"):
+            client.create_folder("Expunged")
+    samples = sorted(TESTS.glob("samples/*.eml"))[:12]
+    uids = [dovecot.append(USER, "Expunged", crlf(path.read_bytes())) for path in samples]
+    gone = [uids[5], uids[8]]  # batch 2 (judged before the first hand-over), batch 4
+    with dovecot.client(USER) as client, dovecot.client(USER) as other:
+        client.select_folder("Expunged", readonly=True)
+        items = staged_fetch(Recorder(client), "Expunged", uids, screen(), batch=2)
+        handed = [next(items).uid]
+        other.select_folder("Expunged")
+        other.delete_messages(gone)
+        other.expunge()
+        handed += [item.uid for item in items]
+    assert handed == [uid for uid in uids if uid not in gone]
+
+
 @pytest.mark.parametrize("tls", ["implicit", "starttls"])
 def test_the_staged_fetch_reads_the_same_over_tls(
     tls: str, dovecot: Dovecot, seeded: dict[int, bytes]
