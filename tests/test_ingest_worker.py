@@ -253,8 +253,13 @@ def test_the_worker_only_takes_cpu_time_nothing_else_wants() -> None:
     # Not even the mail server's: the scan waits for its answers.
     worker = Worker(BERLIN, ME)
     try:
+        worker.start()
+        if hasattr(os, "SCHED_IDLE"):  # Linux: from the start, before its imports
+            (process,) = multiprocessing.active_children()
+            assert process.pid is not None
+            assert os.sched_getscheduler(process.pid) == os.SCHED_IDLE
         pid = warmed_up(worker)
-        if hasattr(os, "SCHED_IDLE"):  # Linux
+        if hasattr(os, "SCHED_IDLE"):
             assert os.sched_getscheduler(pid) == os.SCHED_IDLE
         else:
             ours = os.getpriority(os.PRIO_PROCESS, 0)
