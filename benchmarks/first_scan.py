@@ -21,7 +21,10 @@ d. `run --once` again on the state (a) left: the resync of a restarted daemon, w
 e. with --compare-inline, (a) again on fresh states, once with `scan_worker: true` (the
    default: candidates read in a worker process on a machine with two cores or more, see
    `ingest_worker.second_core`), once with `scan_worker: false`: every candidate parsed and
-   recognised in the scanning process itself (A/B in the same run).
+   recognised in the scanning process itself (A/B in the same run);
+f. with --stopped-worker, (e1) once more with the worker process stopped (SIGSTOP) as soon
+   as it is spawned: what a worker that gets no CPU at all costs the scan (the scan reads
+   a candidate itself when the worker's answer is late, `ingest_order.GRACE_SECONDS`).
 
 For each: wall seconds, messages per second, bytes the server sent (from Dovecot's logout
 line, `out=`), and peak RSS (VmHWM: ru_maxrss would carry over this script's own size
@@ -211,6 +214,23 @@ class _LaneLog(logging.Handler):
             self.figures = [a + float(b) for a, b in zip(self.figures, match.groups(), strict=True)]
 
 
+def _stop_the_worker_once_spawned() -> None:
+    import multiprocessing
+    import signal
+
+    from followupd import ingest_worker
+
+    start = ingest_worker.Worker.start
+
+    def start_stopped(self: ingest_worker.Worker) -> None:
+        start(self)
+        for child in multiprocessing.active_children():
+            if child.name == "followupd-reader" and child.pid is not None:
+                os.kill(child.pid, signal.SIGSTOP)
+
+    ingest_worker.Worker.start = start_stopped  # type: ignore[method-assign]
+
+
 def worker(mode: str, host: str, port: int, password: str) -> int:
     """--worker: one measurement in this process; prints its figures and peak RSS."""
     import resource
@@ -221,8 +241,11 @@ def worker(mode: str, host: str, port: int, password: str) -> int:
     children = ChildPeaks()
     children.start()
     start = time.perf_counter()
-    if mode in ("followupd", "resync", "inline", "worker"):
+    if mode in ("followupd", "resync", "inline", "worker", "stopped"):
         from followupd.cli import main as cli_main
+
+        if mode == "stopped":
+            _stop_the_worker_once_spawned()
 
         lanes = _LaneLog()
         logging.getLogger("followupd.ingest_order").setLevel(logging.DEBUG)
@@ -276,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also scan with scan_worker: false (candidates read in the scanning process)",
     )
+    parser.add_argument(
+        "--stopped-worker",
+        action="store_true",
+        help="also scan with scan_worker: true and the worker process stopped (SIGSTOP)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args, _rest = parser.parse_known_args(argv)
@@ -318,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
             worker_args = ["run", "--once", "--now", NOW, "--config", str(pooled)]
             plan.append(("e1. (a) with scan_worker: true", "worker", worker_args))
             plan.append(("e2. (a) with scan_worker: false", "inline", inline_args))
+        if args.stopped_worker:
+            stopped = write_config(tmp / "stopped.yaml", server, tmp / "state-stopped")
+            stopped_args = ["run", "--once", "--now", NOW, "--config", str(stopped)]
+            plan.append(("f. (e1) with the worker SIGSTOPped", "stopped", stopped_args))
         outputs: dict[str, str] = {}
         assert server.process is not None
         server_pid = server.process.pid
@@ -404,13 +436,19 @@ def main(argv: list[str] | None = None) -> int:
         f" = {main_rss + worker_rss:.0f} MB (target < 150 MB)"
     )
     print(f"(a) started the worker process: {'yes' if rows[0].worker_cpu else 'no'}")
+    measured_rows = {mode: r for (_label, mode, _extra), r in zip(plan, rows, strict=True)}
     if args.compare_inline:
-        pooled, inline = rows[-2], rows[-1]
+        pooled, inline = measured_rows["worker"], measured_rows["inline"]
         print(
             f"scan with the worker vs inline: {inline.work / pooled.work:.2f}x as fast;"
             f" CPU of the scanning process {pooled.cpu:.2f} s vs {inline.cpu:.2f} s,"
             f" of the worker {pooled.worker_cpu:.2f} s"
         )
+        if args.stopped_worker:
+            print(
+                "scan with the worker stopped vs inline:"
+                f" {inline.work / measured_rows['stopped'].work:.2f}x as fast"
+            )
     return 0
 
 
