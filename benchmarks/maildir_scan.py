@@ -9,8 +9,9 @@ a. `followupd run --once --now ... --config CFG` on a fresh state directory: eac
 b. naive: read every file whole and parse it with mail-parser.
 
 Prints wall seconds, messages per second, bytes read from files (counted by the kernel:
-`rchar` of /proc/self/io) and peak RSS. The files are in the page cache for both runs
-(they were just written), so this measures CPU, not the disk.
+`rchar` of /proc/self/io) and peak RSS (VmHWM) of the process and of the worker process
+a big scan starts to read candidates (`scan_worker`). The files are in the page cache for
+both runs (they were just written), so this measures CPU, not the disk.
 
 Run: `python benchmarks/maildir_scan.py [--messages 20000]`. Never asserts on time.
 """
@@ -27,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import Busyness, peak_rss_kib, print_machine
+from _common import Busyness, ChildPeaks, peak_rss_kib, print_machine
 from first_scan import messages
 from run_once_imap import ME_YAML, NOW, followupd_command
 
@@ -55,7 +56,10 @@ def seed(root: Path, count: int, seed_value: int) -> int:
 
 
 def worker(mode: str, argv: list[str]) -> int:
-    """One measurement in this process: prints work seconds, bytes read and peak RSS."""
+    """One measurement in this process: prints work seconds, bytes read and peak RSS (its
+    own, and of the worker process a big scan starts to read candidates, if any)."""
+    children = ChildPeaks()
+    children.start()
     start = time.perf_counter()
     before = _rchar()
     if mode == "followupd":
@@ -79,6 +83,7 @@ def worker(mode: str, argv: list[str]) -> int:
     print(f"work_seconds={time.perf_counter() - start:.3f}")
     print(f"read_bytes={_rchar() - before}")
     print(f"peak_rss_kib={peak_rss_kib()}")
+    print(f"worker_rss_kib={children.stop()}")
     return 0
 
 
@@ -141,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                     _value(proc.stdout, "work_seconds"),
                     _value(proc.stdout, "read_bytes"),
                     _value(proc.stdout, "peak_rss_kib"),
+                    _value(proc.stdout, "worker_rss_kib"),
                 )
             )
         status = subprocess.run(
@@ -156,14 +162,20 @@ def main(argv: list[str] | None = None) -> int:
     print_machine(busy)
     print(f"maildir: {args.messages} messages ({total / 1e9:.2f} GB) written in {seed_s:.0f} s")
     print()
-    header = f"{'what':<38} {'wall s':>7} {'msgs/s':>7} {'MB read':>8} {'peak RSS MB':>11}"
+    header = (
+        f"{'what':<38} {'wall s':>7} {'msgs/s':>7} {'MB read':>8} {'peak RSS MB':>11}"
+        f" {'wrk':>4} {'sum':>4}"
+    )
     print(header)
     print("-" * len(header))
-    for label, work, read, peak in rows:
+    for label, work, read, peak, worker_peak in rows:
         print(
             f"{label:<38} {work:>7.2f} {args.messages / work:>7.0f}"
-            f" {read / 1e6:>8.1f} {peak / 1024:>11.0f}"
+            f" {read / 1e6:>8.1f} {peak / 1024:>11.0f} {worker_peak / 1024:>4.0f}"
+            f" {(peak + worker_peak) / 1024:>4.0f}"
         )
+    print("(wrk: peak RSS of the worker process the scan started to read candidates, if any;")
+    print(" sum: both peaks, what the scan holds at most)")
     print()
     print(f"followupd: {applications} applications")
     print(f"speed-up over naive: {rows[1][1] / rows[0][1]:.1f}x")

@@ -158,11 +158,18 @@ def two_cores(monkeypatch: pytest.MonkeyPatch, count: int = 2) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: count)
 
 
+def inline_and_pooled(store: Store, tmp_path: Path) -> tuple[Engine, Engine]:
+    """The usual mix delivered, and an engine on it reading inline and one with the worker."""
+    deliver_all(store, mix(corpus_step=12 if isinstance(store, ImapStore) else 3))
+    return (
+        engine_for(tmp_path, store, "inline", worker=False),
+        engine_for(tmp_path, store, "pooled", worker=True),
+    )
+
+
 def test_with_the_worker_the_state_is_the_same_as_inline(setup_env: Store, tmp_path: Path) -> None:
     store = setup_env
-    deliver_all(store, mix(corpus_step=12 if isinstance(store, ImapStore) else 3))
-    inline = engine_for(tmp_path, store, "inline", worker=False)
-    pooled = engine_for(tmp_path, store, "pooled", worker=True)
+    inline, pooled = inline_and_pooled(store, tmp_path)
     started = []
     inline_report = scan(inline, stop=lambda: bool(started.append(worker_alive())))
     assert not any(started)
@@ -186,9 +193,7 @@ def test_a_killed_worker_loses_nothing(
     setup_env: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = setup_env
-    deliver_all(store, mix(corpus_step=12 if isinstance(store, ImapStore) else 3))
-    inline = engine_for(tmp_path, store, "inline", worker=False)
-    pooled = engine_for(tmp_path, store, "pooled", worker=True)
+    inline, pooled = inline_and_pooled(store, tmp_path)
     inline_report = scan(inline)
     calls = 0
 
@@ -223,9 +228,7 @@ def test_a_stopped_worker_does_not_stop_the_scan(
     setup_env: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = setup_env
-    deliver_all(store, mix(corpus_step=12 if isinstance(store, ImapStore) else 3))
-    inline = engine_for(tmp_path, store, "inline", worker=False)
-    pooled = engine_for(tmp_path, store, "pooled", worker=True)
+    inline, pooled = inline_and_pooled(store, tmp_path)
     inline_report = scan(inline)
     calls = 0
 
@@ -251,12 +254,10 @@ def test_a_worker_stopped_then_continued_mid_scan_changes_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = setup_env
-    deliver_all(store, mix(corpus_step=12 if isinstance(store, ImapStore) else 3))
+    inline, pooled = inline_and_pooled(store, tmp_path)
     # Few in flight: this small mailbox makes the scan wait for the stopped worker (and read
     # what it holds itself) long before the scan ends.
     monkeypatch.setattr(ingest_order, "MAX_IN_FLIGHT", 4)
-    inline = engine_for(tmp_path, store, "inline", worker=False)
-    pooled = engine_for(tmp_path, store, "pooled", worker=True)
     inline_report = scan(inline)
     calls = 0
 
@@ -281,9 +282,7 @@ def test_a_stopped_scan_records_a_prefix_and_the_next_one_the_rest(
     setup_env: Store, tmp_path: Path
 ) -> None:
     store = setup_env
-    deliver_all(store, mix(corpus_step=12 if isinstance(store, ImapStore) else 3))
-    inline = engine_for(tmp_path, store, "inline", worker=False)
-    pooled = engine_for(tmp_path, store, "pooled", worker=True)
+    inline, pooled = inline_and_pooled(store, tmp_path)
     scan(inline)
     expected = stored(inline)
     calls = 0
