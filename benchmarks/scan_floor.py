@@ -15,10 +15,11 @@ again, as on a first scan), in one run:
 5. first scan: `followupd run --once` on a fresh state (start-up and imports, recognition of
    the candidates, recording every message, planning).
 
-For each: wall seconds, messages per second and its ratio to the bare fetch's rate, CPU
-seconds of the client (this process for 1-4, the followupd process and its worker for 5)
-and of Dovecot meanwhile. On a machine with two cores the scan's wall time cannot be less
-than half the sum of both CPU columns: that bounds what any further work on one side buys.
+For each (logging in included): wall seconds, messages per second and its ratio to the
+bare fetch's rate, CPU seconds of the client (this process for 1-4, the followupd process
+and its worker for 5) and of Dovecot meanwhile. On a machine with two cores the scan's
+wall time cannot be less than half the sum of both CPU columns: that bounds what any
+further work on one side buys.
 
 Run: `python benchmarks/scan_floor.py [--messages 20000]`. Never asserts on time.
 """
@@ -90,52 +91,44 @@ def staged(pipeline: Pipeline, uids: list[int], screen: Screen) -> int:
     return sum(1 for _ in staged_fetch(pipeline, "INBOX", uids, screen))
 
 
-def measure(
-    server: Dovecot, work: Callable[[Pipeline, list[int], Screen], int]
-) -> tuple[float, float, float, int]:
-    """(wall, client CPU, Dovecot CPU, messages) of `work` over the whole INBOX."""
-    screen = Screen(default_phrasebook(), "in", lambda _ids: False, lambda _id: False)
+def _client_cpu() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def timed(server: Dovecot, work: Callable[[], int]) -> tuple[float, float, float, int]:
+    """(wall, client CPU, Dovecot CPU, messages) of `work`, Dovecot's cache file removed."""
     drop_cache(server)
     server_cpu = process_cpu(server.process.pid)
-    with server.client(USER) as client:
-        client.select_folder("INBOX", readonly=True)
-        uids = sorted(client.search("ALL"))
-        start, cpu = time.perf_counter(), time.process_time()
-        count = work(Pipeline.over(client), uids, screen)
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    start, cpu = time.perf_counter(), _client_cpu()
+    count = work()
+    wall, cpu = time.perf_counter() - start, _client_cpu() - cpu
     time.sleep(0.3)  # the IMAP process ends after the logout: its CPU goes to the master
     return wall, cpu, process_cpu(server.process.pid) - server_cpu, count
 
 
-def bare(server: Dovecot) -> tuple[float, float, float, int]:
+def over_inbox(server: Dovecot, work: Callable[[Pipeline, list[int], Screen], int]) -> int:
+    """`work` over the whole INBOX on a pipelined connection of its own."""
+    screen = Screen(default_phrasebook(), "in", lambda _ids: False, lambda _id: False)
+    with server.client(USER) as client:
+        client.select_folder("INBOX", readonly=True)
+        return work(Pipeline.over(client), sorted(client.search("ALL")), screen)
+
+
+def bare(server: Dovecot) -> int:
     from run_once_imap import naive_baseline
 
-    drop_cache(server)
-    server_cpu = process_cpu(server.process.pid)
-    start, cpu = time.perf_counter(), time.process_time()
-    result = naive_baseline(server, HEADER_FIELDS, parse=False)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    time.sleep(0.3)
-    return wall, cpu, process_cpu(server.process.pid) - server_cpu, result.messages
+    return naive_baseline(server, HEADER_FIELDS, parse=False).messages
 
 
-def first_scan(server: Dovecot, tmp: Path) -> tuple[float, float, float, int]:
-    drop_cache(server)
+def first_scan(server: Dovecot, tmp: Path, messages: int) -> int:
     shutil.rmtree(tmp / "state", ignore_errors=True)
     config = write_config(tmp / "config.yaml", server, tmp / "state")
     env = {**os.environ, PASSWORD_ENV: server.users[USER]}
     command = [sys.executable, "-m", "followupd", "run", "--once", "--now", NOW]
-    server_cpu = process_cpu(server.process.pid)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
     subprocess.run([*command, "--config", str(config)], env=env, check=True, capture_output=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    time.sleep(0.3)
-    with server.client(USER) as client:
-        count = int(client.folder_status("INBOX", [b"MESSAGES"])[b"MESSAGES"])
-    return wall, cpu, process_cpu(server.process.pid) - server_cpu, count
+    return messages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,15 +142,24 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="followupd-floor-"))
     try:
         seed_maildir(server, args.messages, args.seed)
-        with server.client(USER) as client:
-            client.folder_status("INBOX", [b"MESSAGES"])  # Dovecot indexes the folder once
+        with server.client(USER) as client:  # Dovecot indexes the folder once
+            count = int(client.folder_status("INBOX", [b"MESSAGES"])[b"MESSAGES"])
         default_phrasebook()  # built (or read from its cache) before anything is timed
         rows = [
-            ("1 bare header fetch (imapclient)", bare(server)),
-            ("2 stage one read, nothing judged", measure(server, read_only)),
-            ("3 stage one read + screen verdicts", measure(server, judged)),
-            ("4 staged fetch, nothing parsed", measure(server, staged)),
-            ("5 first scan (followupd run --once)", first_scan(server, tmp)),
+            ("1 bare header fetch (imapclient)", timed(server, lambda: bare(server))),
+            (
+                "2 stage one read, nothing judged",
+                timed(server, lambda: over_inbox(server, read_only)),
+            ),
+            (
+                "3 stage one read + screen verdicts",
+                timed(server, lambda: over_inbox(server, judged)),
+            ),
+            ("4 staged fetch, nothing parsed", timed(server, lambda: over_inbox(server, staged))),
+            (
+                "5 first scan (followupd run --once)",
+                timed(server, lambda: first_scan(server, tmp, count)),
+            ),
         ]
     finally:
         remove(server)

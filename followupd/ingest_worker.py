@@ -137,11 +137,8 @@ def _serve(tasks: Connection, results: Connection, zone: ZoneInfo, me: tuple[str
     # Ctrl-C in a terminal reaches the whole process group: the main process stops this one.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Its work waits in a queue; the scan and the mail server are what the user waits for.
-    # Even at nice +5 it delayed Dovecot's answers on a 2-core machine, and the scan waited
-    # for them as long as the worker saved it: SCHED_IDLE runs it only on an idle core.
-    if hasattr(os, "SCHED_IDLE"):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    else:
+    # Where there is SCHED_IDLE, `Worker.start` has set it already, from the first moment.
+    if not hasattr(os, "SCHED_IDLE"):
         os.nice(WORKER_NICENESS)
     default_phrasebook()  # loaded before the first message
     inbox: queue.SimpleQueue[tuple[int, str, bytes] | None] = queue.SimpleQueue()
@@ -218,8 +215,9 @@ class Worker:
         self._poller: select.poll | None = None  # of `_results`: asked after every message
         self._room = 0  # bytes the task pipe holds
         self._sent = 0
-        self._unanswered: dict[int, int] = {}  # ticket -> bytes it took in the task pipe
-        self._backlog = 0  # their sum: at most what the pipe may still hold unread
+        # ticket -> bytes it took in the task pipe; their sum is at most what the pipe may
+        # still hold unread
+        self._unanswered: dict[int, int] = {}
         self._abandoned: set[int] = set()  # unanswered, and read here instead
         self._answers: dict[int, Reading] = {}
         self._partial = bytearray()  # of the next answer
@@ -244,7 +242,10 @@ class Worker:
         )
         self._process.start()
         if hasattr(os, "SCHED_IDLE"):
-            # At once: its start-up (some 0.08 s of CPU before `_serve` runs) is idle work too.
+            # Even at nice +5 the worker delayed Dovecot's answers on a 2-core machine, and
+            # the scan waited for them as long as the worker saved it: SCHED_IDLE runs it
+            # only on an idle core. Set at once: its start-up (some 0.08 s of CPU before
+            # `_serve` runs) is idle work too.
             assert self._process.pid is not None  # started
             with contextlib.suppress(OSError):  # it may have ended already
                 os.sched_setscheduler(self._process.pid, os.SCHED_IDLE, os.sched_param(0))
@@ -268,7 +269,7 @@ class Worker:
         ticket = self._sent + 1
         data = pickle.dumps((ticket, direction, raw), protocol=pickle.HIGHEST_PROTOCOL)
         size = len(data) + _SEND_HEADER
-        if self._backlog + size > self._room:
+        if sum(self._unanswered.values()) + size > self._room:
             return None
         try:
             self._tasks.send_bytes(data)
@@ -277,7 +278,6 @@ class Worker:
             raise WorkerDied(self._dead) from exc
         self._sent = ticket
         self._unanswered[ticket] = size
-        self._backlog += size
         return ticket
 
     def ready(self, ticket: int, within: float = 0.0) -> bool:
@@ -342,7 +342,7 @@ class Worker:
                 break
             ticket, reading = pickle.loads(buf[at + _FRAME.size : end])  # noqa: S301 - our own
             at = end
-            self._backlog -= self._unanswered.pop(ticket)
+            del self._unanswered[ticket]
             if ticket in self._abandoned:
                 self._abandoned.remove(ticket)
             else:
@@ -366,6 +366,5 @@ class Worker:
         self._answers.clear()
         self._abandoned.clear()
         self._unanswered.clear()
-        self._backlog = 0
         self._partial.clear()
         self._dead = None
